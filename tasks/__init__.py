@@ -1,0 +1,1 @@
+"""Pipeline stages: fetch, extract, dedup, enrich, load. Plain functions first, one thin @task each."""

@@ -1,0 +1,113 @@
+"""The records that flow between stages. Plain dataclasses: no Prefect, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# The outcome taxonomy, one per fetch attempt. Fetch sets the first group; extraction may
+# overwrite an "ok" with one of the last two when the page yields no article.
+FETCH_OUTCOMES = (
+    "ok",
+    "not_modified",
+    "http_4xx",
+    "http_5xx",
+    "timeout",
+    "too_large",
+    "not_html",
+    "robots_disallowed",
+    "redirect_loop",
+    "blocked",
+    "dns_error",
+    "connect_error",
+    "refused_private",
+    "decode_error",
+)
+EXTRACT_OUTCOMES = ("not_article", "extraction_empty")
+OUTCOMES = FETCH_OUTCOMES + EXTRACT_OUTCOMES
+SUCCESS_OUTCOMES = ("ok", "not_modified")
+
+
+@dataclass
+class Target:
+    """A URL to fetch, and what discovered it."""
+
+    url: str
+    source: str
+    kind: str = "page"  # "page" or "feed"
+    discovered_via: str | None = None  # the feed or list the URL came from
+    allow_private: bool = False
+    # Conditional-request validators from the last successful fetch, if any.
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class Page:
+    """The result of one fetch attempt. `html` is set only when outcome is "ok"."""
+
+    url: str
+    source: str
+    outcome: str
+    fetched_at: datetime
+    final_url: str | None = None
+    kind: str = "page"
+    http_status: int | None = None
+    content_type: str | None = None
+    html: str | None = None
+    error: str | None = None  # one line, for humans
+    elapsed_ms: float = 0.0
+    etag: str | None = None
+    last_modified: str | None = None
+    discovered_via: str | None = None
+
+
+@dataclass
+class Article:
+    """A cleaned article with its metadata, as landed in `articles`."""
+
+    article_id: str
+    url: str  # the URL it was fetched under
+    canonical_url: str
+    source: str
+    title: str | None
+    text: str
+    fetched_at: datetime
+    authors: list[str] = field(default_factory=list)
+    date_published: datetime | None = None
+    date_modified: datetime | None = None
+    language: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    image: str | None = None
+    title_source: str | None = None  # json-ld, meta, html, url
+    author_source: str | None = None
+    date_source: str | None = None
+    content_hash: str = ""
+    # Set by dedup.
+    duplicate_of: str | None = None
+    duplicate_kind: str | None = None  # "exact" or "near"
+    similarity: float | None = None
+
+
+@dataclass
+class Rejection:
+    """A fetched page that did not yield an article, and why."""
+
+    url: str
+    outcome: str  # one of EXTRACT_OUTCOMES
+    reason: str
+
+
+@dataclass
+class EntityMention:
+    """One named-entity mention in an article's text."""
+
+    article_id: str
+    text: str
+    label: str
+    start_char: int
+    end_char: int
+    sentence: int | None = None
