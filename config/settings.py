@@ -26,6 +26,7 @@ class FetchSettings(BaseModel):
     allow_private: bool
     batch_size: int
     max_failed_attempts: int
+    refetch_after_hours: float
 
 
 class ExtractSettings(BaseModel):
