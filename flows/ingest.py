@@ -1,0 +1,80 @@
+"""The ingest flow: discover, fetch, extract, dedup, enrich, load. Wiring only."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prefect import flow, unmapped
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from wirehouse.config.settings import Settings, load_settings
+from wirehouse.config.sources import Source
+from wirehouse.tasks.dedup import dedup_articles, fingerprint_batch
+from wirehouse.tasks.enrich import enrich_batch, model_label
+from wirehouse.tasks.extract import extract_batch
+from wirehouse.tasks.fetch import discover_source, fetch_batch
+from wirehouse.tasks.frontier import plan_frontier
+from wirehouse.tasks.load import (
+    RunReport, land, open_run, read_candidates, read_frontier, read_known, split_by_version, tally_run,
+)
+
+# Enough threads to keep the extraction processes and the fetcher busy; never one per article.
+MAX_TASK_THREADS = 4
+
+
+@contextmanager
+def _timed(report: RunReport, stage: str):
+    start = time.perf_counter()
+    yield
+    report.stage_seconds[stage] = round(report.stage_seconds.get(stage, 0.0) + time.perf_counter() - start, 3)
+
+
+def _batches(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _flatten(results: list) -> list:
+    return [item for batch in results for item in batch]
+
+
+@flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=MAX_TASK_THREADS))
+def ingest(sources: list[Source], warehouse: Path, settings: Settings | None = None, on_wait=None) -> RunReport:
+    """One ingest run of the given sources into the warehouse.
+
+    Args:
+        sources: the sources to discover and fetch.
+        warehouse: the warehouse folder (created if missing).
+        settings: the settings; the defaults plus ./wirehouse.toml when None.
+        on_wait: called with a message if another run holds the warehouse.
+
+    Returns:
+        The committed run's report.
+    """
+    settings = settings or load_settings()
+    with open_run(warehouse, settings.warehouse, on_wait) as run_id:
+        report = RunReport(run_id, str(warehouse), datetime.now(timezone.utc), sources=[s.name for s in sources])
+        with _timed(report, "discover"):
+            state = read_frontier(warehouse, settings.fetch)
+            discovered = discover_source.map(sources, unmapped(settings.fetch)).result()
+            frontier = plan_frontier(_flatten(t for t, _ in discovered), state, {s.name: s.allow_private for s in sources})
+        with _timed(report, "fetch"):
+            batches = _batches(frontier.targets, settings.fetch.batch_size)
+            pages = _flatten(fetch_batch.map(batches, unmapped(settings.fetch)).result())
+        with _timed(report, "extract"):
+            extracted = extract_batch.map(_batches(pages, settings.extract.batch_size), unmapped(settings.extract)).result()
+            articles, rejections = _flatten(a for a, _ in extracted), _flatten(r for _, r in extracted)
+        with _timed(report, "dedup"):
+            new, updated, unchanged = split_by_version(articles, read_known(warehouse, articles))
+            changed = new + updated
+            prints = fingerprint_batch(changed, settings.dedup)
+            duplicates = dedup_articles(changed, prints, read_candidates(warehouse, prints, changed), settings.dedup)
+        with _timed(report, "enrich"):
+            mentions = _flatten(enrich_batch.map(_batches(changed, settings.enrich.batch_size), unmapped(settings.enrich)).result())
+        feed_pages = _flatten(p for _, p in discovered)
+        tally_run(report, frontier, feed_pages, pages, rejections, new, updated, unchanged, duplicates, mentions)
+        with _timed(report, "load"):
+            return land(warehouse, report, feed_pages + pages, rejections, changed, prints, mentions, model_label(settings.enrich.model))
+

@@ -1,0 +1,122 @@
+"""The Parquet schema of every warehouse table. Parquet is the source of truth; DuckDB views read it."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# Every part file carries the run that wrote it and when: views keep only rows of committed
+# runs, and for keyed tables the newest row per key.
+_BOOKKEEPING = [("_run_id", pa.string()), ("_loaded_at", pa.timestamp("us", tz="UTC"))]
+
+TABLES: dict[str, pa.Schema] = {
+    "runs": pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("flow_run_id", pa.string()),
+            ("started_at", pa.timestamp("us", tz="UTC")),
+            ("finished_at", pa.timestamp("us", tz="UTC")),
+            ("status", pa.string()),
+            ("sources", pa.list_(pa.string())),
+            ("pages_fetched", pa.int64()),
+            ("pages_failed", pa.int64()),
+            ("pages_skipped", pa.int64()),
+            ("articles_new", pa.int64()),
+            ("articles_updated", pa.int64()),
+            ("articles_unchanged", pa.int64()),
+            ("exact_duplicates", pa.int64()),
+            ("near_duplicates", pa.int64()),
+            ("entities", pa.int64()),
+            ("stage_seconds", pa.map_(pa.string(), pa.float64())),
+        ]
+    ),
+    "fetches": pa.schema(
+        [
+            ("url", pa.string()),
+            # article_id of the requested URL's canonical form: the frontier's key.
+            ("url_id", pa.string()),
+            ("source", pa.string()),
+            ("kind", pa.string()),
+            ("outcome", pa.string()),
+            ("error", pa.string()),
+            ("http_status", pa.int32()),
+            ("content_type", pa.string()),
+            ("final_url", pa.string()),
+            ("discovered_via", pa.string()),
+            ("etag", pa.string()),
+            ("last_modified", pa.string()),
+            ("elapsed_ms", pa.float64()),
+            ("fetched_at", pa.timestamp("us", tz="UTC")),
+        ]
+    ),
+    "raw_pages": pa.schema(
+        [
+            ("url", pa.string()),
+            ("final_url", pa.string()),
+            ("source", pa.string()),
+            ("html_hash", pa.string()),
+            ("html", pa.large_string()),
+            ("fetched_at", pa.timestamp("us", tz="UTC")),
+        ]
+    ),
+    "articles": pa.schema(
+        [
+            ("article_id", pa.string()),
+            ("url", pa.string()),
+            ("canonical_url", pa.string()),
+            ("source", pa.string()),
+            ("title", pa.string()),
+            ("authors", pa.list_(pa.string())),
+            ("date_published", pa.timestamp("us", tz="UTC")),
+            ("date_modified", pa.timestamp("us", tz="UTC")),
+            ("language", pa.string()),
+            ("site_name", pa.string()),
+            ("description", pa.string()),
+            ("section", pa.string()),
+            ("tags", pa.list_(pa.string())),
+            ("image", pa.string()),
+            ("title_source", pa.string()),
+            ("author_source", pa.string()),
+            ("date_source", pa.string()),
+            ("text", pa.large_string()),
+            ("word_count", pa.int32()),
+            ("content_hash", pa.string()),
+            ("duplicate_of", pa.string()),
+            ("duplicate_kind", pa.string()),
+            ("similarity", pa.float64()),
+            ("fetched_at", pa.timestamp("us", tz="UTC")),
+        ]
+    ),
+    "article_entities": pa.schema(
+        [
+            ("article_id", pa.string()),
+            ("text", pa.string()),
+            ("label", pa.string()),
+            ("start_char", pa.int32()),
+            ("end_char", pa.int32()),
+            ("model", pa.string()),
+        ]
+    ),
+    # The near-duplicate index: one row per LSH band of each article's MinHash signature, so a
+    # new article's candidates are a join on (band, hash) against everything ever landed.
+    "article_bands": pa.schema(
+        [
+            ("article_id", pa.string()),
+            ("band", pa.int16()),
+            ("hash", pa.int64()),
+        ]
+    ),
+}
+
+# Tables whose views keep only the newest row per key (loads merge); the others are logs.
+KEYS: dict[str, str] = {"articles": "article_id", "runs": "run_id"}
+# Tables whose rows belong to one version of an article: the view keeps the rows written by the
+# run that wrote the article's current version.
+PER_ARTICLE_VERSION = ("article_entities", "article_bands")
+
+
+def schema_of(table: str) -> pa.Schema:
+    """The full Parquet schema of a table, bookkeeping columns included."""
+    schema = TABLES[table]
+    for name, kind in _BOOKKEEPING:
+        schema = schema.append(pa.field(name, kind))
+    return schema

@@ -1,0 +1,229 @@
+"""The `wirehouse` command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wirehouse.runtime import DEFAULT_SERVER, configure_environment, prefect_home, use_running_server
+
+app = typer.Typer(help="wirehouse: news pages in, clean deduplicated entity-tagged articles out.", no_args_is_help=True)
+warehouse_app = typer.Typer(help="Look after the warehouse files.")
+app.add_typer(warehouse_app, name="warehouse")
+console = Console()
+err = Console(stderr=True)
+
+WarehouseOpt = Annotated[Optional[Path], typer.Option("--warehouse", "-w", help="Warehouse folder [default: settings]")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A TOML file overriding the defaults")]
+
+
+def _settings(config: Path | None):
+    from wirehouse.config.settings import load_settings
+
+    try:
+        return load_settings(config)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc).splitlines()[0])
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def _warehouse(option: Path | None, settings) -> Path:
+    return (option or settings.warehouse.path).resolve()
+
+
+@app.command()
+def run(
+    sources: Annotated[Optional[Path], typer.Option("--sources", "-s", help="A sources TOML file")] = None,
+    feed: Annotated[list[str], typer.Option("--feed", help="A feed URL (repeatable)")] = [],
+    url: Annotated[list[str], typer.Option("--url", help="A page URL (repeatable)")] = [],
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run one ingest. With no sources given, ingest the bundled sample news site."""
+    settings = _settings(config)
+    target = _warehouse(warehouse, settings)
+    configure_environment()
+    use_running_server()
+    from wirehouse.config.sources import adhoc_source, load_sources
+    from wirehouse.flows.ingest import ingest
+
+    with ExitStack() as stack:
+        try:
+            chosen = load_sources(sources) if sources else []
+            if feed or url:
+                chosen.append(adhoc_source(feed, url, allow_private=settings.fetch.allow_private))
+        except (ValueError, OSError) as exc:
+            _fail(str(exc).splitlines()[0])
+        if not chosen:
+            chosen = _sample_sources(stack)
+        try:
+            report = ingest(chosen, target, settings, on_wait=lambda message: err.print(f"[yellow]{message}[/yellow]"))
+        except Exception as exc:  # the flow already logged the traceback; say it in one line
+            _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    print_report(report)
+
+
+def _sample_sources(stack: ExitStack):
+    from wirehouse.config.sources import Source
+    from wirehouse.sample import serve_sample_site
+
+    site = stack.enter_context(serve_sample_site())
+    console.print(f"No sources given: serving the bundled sample news site at {site.base_url}")
+    return [Source(**spec) for spec in site.sources()]
+
+
+def print_report(report) -> None:
+    """The summary a run ends with."""
+    table = Table(title=f"wirehouse run {report.run_id[:8]}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    failed = ", ".join(f"{k} {v}" for k, v in report.outcomes.items() if k not in ("ok", "not_modified"))
+    rows = [
+        ("pages fetched", str(report.pages_fetched)),
+        ("pages failed", f"{report.pages_failed}" + (f"  ({failed})" if failed else "")),
+        ("pages skipped (landed already)", str(report.pages_skipped)),
+        ("articles new / updated / unchanged", f"{report.articles_new} / {report.articles_updated} / {report.articles_unchanged}"),
+        ("exact duplicates: same URL", str(report.url_variants)),
+        ("exact duplicates: same text", str(report.exact_duplicates)),
+        ("near duplicates", str(report.near_duplicates)),
+        ("entity mentions", str(report.entities)),
+        ("time per stage (s)", "  ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items())),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    catalog = Path(report.warehouse) / "wirehouse.duckdb"
+    console.print(f"warehouse: {catalog}")
+    console.print('try: wirehouse sql "select source, count(*) as articles from articles group by source"')
+
+
+@app.command()
+def extract(
+    path: Annotated[Optional[Path], typer.Argument(help="An HTML file")] = None,
+    url: Annotated[Optional[str], typer.Option(help="The page's URL")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    input: Annotated[Optional[Path], typer.Option("--input", help="Manifest JSONL: {id, path, url} a line")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Output JSONL")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Extract one page (PATH), or a batch (--input MANIFEST --output OUT)."""
+    from wirehouse.tasks.extract import extract_article, extract_manifest, format_article
+
+    settings = _settings(config)
+    if input is not None:
+        if output is None:
+            _fail("--input needs --output")
+        counts = extract_manifest(input, output, settings.extract)
+        err.print(f"extracted {counts}")
+        return
+    if path is None:
+        _fail("give an HTML file, or --input and --output")
+    try:
+        html = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        _fail(f"{path}: {exc.strerror}")
+    result = extract_article(html, url or path.resolve().as_uri(), settings.extract)
+    from wirehouse.tasks.records import Rejection
+
+    if isinstance(result, Rejection):
+        _fail(f"{path}: {result.outcome}: {result.reason}")
+    if as_json:
+        from dataclasses import asdict
+
+        console.print_json(json.dumps(asdict(result), default=str))
+    else:
+        print(format_article(result))
+
+
+@app.command()
+def sql(
+    query: Annotated[Optional[str], typer.Argument(help="SQL to run")] = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    limit: Annotated[int, typer.Option(help="Rows to print at most")] = 50,
+) -> None:
+    """Run a SQL query on the warehouse (read-only) and print the result as a table."""
+    import duckdb
+
+    from wirehouse.warehouse import db
+
+    if not query:
+        _fail('give a query, e.g. wirehouse sql "select count(*) from articles"')
+    target = _warehouse(warehouse, _settings(config))
+    if not db.catalog_path(target).exists():
+        _fail(f"no warehouse at {target}: run `wirehouse run` first")
+    try:
+        with db.connect_catalog(target) as con:
+            cursor = con.execute(query)
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            rows = cursor.fetchmany(limit + 1)
+    except duckdb.Error as exc:
+        _fail(str(exc).splitlines()[0])
+    table = Table(*columns)
+    for row in rows[:limit]:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"(first {limit} rows; --limit to see more)")
+
+
+@warehouse_app.command("rebuild")
+def warehouse_rebuild(warehouse: WarehouseOpt = None, config: ConfigOpt = None) -> None:
+    """Rebuild the DuckDB catalog from the Parquet files (safe while analysts are connected)."""
+    from wirehouse.warehouse import db
+
+    target = _warehouse(warehouse, _settings(config))
+    db.init_warehouse(target)
+    console.print(f"rebuilt {db.build_catalog(target)}")
+
+
+@app.command()
+def server(address: Annotated[str, typer.Option(help="host:port to bind")] = DEFAULT_SERVER) -> None:
+    """Start the Prefect server and UI on 127.0.0.1:4200, with the project's own PREFECT_HOME."""
+    configure_environment()
+    host, port = address.rsplit(":", 1)
+    console.print(f"Prefect UI at http://{address} (PREFECT_HOME={prefect_home()})")
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", port]
+    raise typer.Exit(subprocess.call(command))
+
+
+@app.command()
+def serve(
+    sources: Annotated[Optional[Path], typer.Option("--sources", "-s", help="A sources TOML file")] = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    cron: Annotated[Optional[str], typer.Option(help="Cron schedule [default: settings serve.cron]")] = None,
+) -> None:
+    """Serve the ingest flow as a deployment on a cron schedule until stopped (Ctrl-C)."""
+    settings = _settings(config)
+    target = _warehouse(warehouse, settings)
+    configure_environment()
+    if not use_running_server():
+        _fail(f"no Prefect server at {DEFAULT_SERVER}: start one with `wirehouse server` (or set PREFECT_API_URL)")
+    from wirehouse.config.sources import load_sources
+    from wirehouse.flows.ingest import ingest
+
+    with ExitStack() as stack:
+        chosen = load_sources(sources) if sources else _sample_sources(stack)
+        ingest.serve(
+            name="scheduled-ingest",
+            cron=cron or settings.serve.cron,
+            parameters={"sources": [s.model_dump(mode="json") for s in chosen], "warehouse": str(target)},
+            pause_on_shutdown=False,
+        )
+
+
+if __name__ == "__main__":
+    app()
