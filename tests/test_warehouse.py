@@ -1,0 +1,111 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from wirehouse.warehouse import db
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+
+
+def _article_row(article_id, text):
+    return {"article_id": article_id, "url": f"https://n.example/{article_id}", "canonical_url": f"https://n.example/{article_id}",
+            "source": "t", "title": article_id, "text": text, "content_hash": text[:8], "fetched_at": NOW, "authors": ["A"]}
+
+
+def _commit(warehouse, run_id, rows):
+    db.write_part(warehouse, "articles", run_id, rows)
+    db.write_part(warehouse, "runs", run_id, [{"run_id": run_id, "started_at": NOW, "status": "ok"}])
+
+
+def _count(warehouse, sql="select count(*) from articles"):
+    with db.connect_catalog(warehouse) as con:
+        return con.execute(sql).fetchone()[0]
+
+
+def test_parts_are_invisible_until_their_run_commits(tmp_path):
+    db.init_warehouse(tmp_path)
+    run = db.new_run_id()
+    db.write_part(tmp_path, "articles", run, [_article_row("a", "first text")])
+    assert _count(tmp_path) == 0
+    db.write_part(tmp_path, "runs", run, [{"run_id": run, "started_at": NOW, "status": "ok"}])
+    assert _count(tmp_path) == 1
+
+
+def test_newest_version_of_an_article_wins(tmp_path):
+    db.init_warehouse(tmp_path)
+    _commit(tmp_path, db.new_run_id(), [_article_row("a", "first text"), _article_row("b", "other")])
+    _commit(tmp_path, db.new_run_id(), [_article_row("a", "corrected text")])
+    assert _count(tmp_path) == 2
+    assert _count(tmp_path, "select text from articles where article_id = 'a'") == "corrected text"
+
+
+def test_a_run_killed_during_the_load_leaves_the_previous_state(tmp_path):
+    db.init_warehouse(tmp_path)
+    _commit(tmp_path, db.new_run_id(), [_article_row("a", "kept text")])
+    # A real process writes a part, then dies (SIGKILL) before its commit marker.
+    script = textwrap.dedent(f"""
+        import time
+        from datetime import datetime, timezone
+        from wirehouse.warehouse import db
+        run = db.new_run_id()
+        rows = [{{"article_id": f"x{{i}}", "text": "half", "fetched_at": datetime.now(timezone.utc)}} for i in range(50)]
+        db.write_part({str(tmp_path)!r}, "articles", run, rows)
+        print("written", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "written"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _count(tmp_path) == 1
+    assert _count(tmp_path, "select text from articles") == "kept text"
+    removed = db.remove_uncommitted_parts(tmp_path)
+    assert [p.parent.name for p in removed] == ["articles"]
+    assert _count(tmp_path) == 1
+
+
+def test_catalog_rebuild_does_not_disturb_an_open_reader(tmp_path):
+    db.init_warehouse(tmp_path)
+    _commit(tmp_path, db.new_run_id(), [_article_row("a", "one")])
+    reader = db.connect_catalog(tmp_path)
+    db.build_catalog(tmp_path)
+    _commit(tmp_path, db.new_run_id(), [_article_row("b", "two")])
+    assert reader.execute("select count(*) from articles").fetchone()[0] == 2
+    reader.close()
+    assert _count(tmp_path) == 2
+
+
+def test_a_second_writer_waits_then_gives_up_with_a_clear_message(tmp_path):
+    messages = []
+    with db.writer_lock(tmp_path, timeout=1):
+        result = {}
+
+        def second():
+            try:
+                with db.writer_lock(tmp_path, timeout=0.5, on_wait=messages.append):
+                    result["got"] = True
+            except db.WarehouseBusy as exc:
+                result["error"] = str(exc)
+
+        thread = threading.Thread(target=second)
+        start = time.monotonic()
+        thread.start()
+        thread.join()
+    assert time.monotonic() - start >= 0.5
+    assert "got" not in result
+    assert "another run" in result["error"] and "try again later" in result["error"]
+    assert messages and "waiting up to" in messages[0]
+
+
+def test_empty_warehouse_has_every_table(tmp_path):
+    db.init_warehouse(tmp_path)
+    with db.connect_catalog(tmp_path) as con:
+        names = {row[0] for row in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
+    assert {"runs", "fetches", "raw_pages", "articles", "article_entities", "article_bands"} <= names
