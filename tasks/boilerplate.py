@@ -1,0 +1,114 @@
+"""A line-level boilerplate filter over the families of lines news pages share.
+
+Extractors keep a block's lines together, so a share bar, a byline or an "Also read" link set
+inside the article body survives into the text. Each family below is a pattern over one short
+line; long lines are prose and are never dropped, whatever words they contain.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A line longer than this many words is prose, never boilerplate.
+MAX_WORDS = 30
+
+_SOCIAL = r"(?:facebook|twitter|x|linkedin|whatsapp|reddit|pinterest|email|e-mail|telegram|messenger|flipboard|tumblr|threads|bluesky|mail|sms|print|copy link|copy|link)"
+_DATE_WORDS = r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|today|yesterday|hours? ago|minutes? ago|mins? ago|days? ago)"
+
+FAMILIES: dict[str, re.Pattern] = {
+    "share": re.compile(
+        rf"^(?:(?:share|tweet|pin|send|post|save|print|email)(?: (?:this|the) (?:article|story|page|post))?"
+        rf"(?: (?:on|via|to|with) {_SOCIAL})?|(?:{_SOCIAL}[\s,|·•/]*)+|share (?:this|the) (?:article|story)|"
+        rf"(?:click|tap) to share.*|share (?:via|on).*|\d+ shares?|shares?)[\s:!.]*$",
+        re.IGNORECASE,
+    ),
+    "byline": re.compile(
+        r"^(?:(?:written|reported|words|story|text|posted|published)\s+)?by[\s:]+"
+        r"(?-i:[A-ZÀ-Þ][\w.'’\-]*(?:(?:\s+|\s*,\s*|\s+and\s+|\s*&\s*)[A-ZÀ-Þ][\w.'’\-]*){0,6})"
+        r"(?:\s*[|,\-–—]\s*.{0,60})?$",
+        re.IGNORECASE,
+    ),
+    "dateline": re.compile(
+        rf"^(?:(?:last\s+)?updated|published|posted|modified|first published|created|updated on|published on)"
+        rf"(?:\s+on|\s+at)?\s*[:\-–]?\s*{_DATE_WORDS}.{{0,80}}$",
+        re.IGNORECASE,
+    ),
+    "also_read": re.compile(
+        r"^(?:(?:also read|read also|see also)\b.{0,200}|"
+        r"(?:read more|more to read|related(?: articles?| stories| coverage| news| content| reading| posts?| links?)?|"
+        r"recommended(?: for you| stories| reading)?|you may also like|you might also like|don'?t miss|must read|"
+        r"more from [\w .]{1,40}|more on this(?: story)?|more stories|further reading|trending(?: now)?|"
+        r"popular(?: now| stories)?|most (?:read|popular|viewed)|editor'?s picks?|top stories|latest(?: news| stories)?|"
+        r"watch(?: now| video| live)?|continue reading|read next|up next|listen(?: to (?:this|the) (?:article|story))?|"
+        r"read the full (?:story|article)|click here.{0,100})(?:\s*[:|»>\-–—]\s*.{0,200}|\W*))$",
+        re.IGNORECASE,
+    ),
+    "newsletter": re.compile(
+        r"(?:\b(?:sign(?:ing)? up|subscribe)\b.{0,80}\b(?:newsletters?|inbox|e-?mail alerts|briefing)\b|"
+        r"\bnewsletters?\b.{0,60}\b(?:sign up|subscribe|inbox|delivered)\b|"
+        r"delivered (?:straight |directly )?to your inbox|enter your e-?mail|your e-?mail address|"
+        r"^subscribe(?: now| today| for| to)?\b|thanks? for (?:signing up|subscribing)|"
+        r"by (?:signing up|subscribing|clicking)\b)",
+        re.IGNORECASE,
+    ),
+    "credit": re.compile(
+        r"(?:^(?:photo|image|picture|photograph|illustration|graphic|credit|caption|file photo|pictured)s?"
+        r"(?:\s+credit)?\s*[:/|]|"
+        r"^\(?(?:photo|image|picture)s?\s+(?:by|courtesy|credit)\b|"
+        r"(?:getty images|ap photo|afp via getty|shutterstock|istock(?:photo)?|reuters/|/reuters|afp photo|epa-efe|"
+        r"alamy|via getty|courtesy of [\w .]+|file photo)\W*\)?\s*$)",
+        re.IGNORECASE,
+    ),
+    "cookie": re.compile(
+        r"(?:\b(?:this|our) (?:web)?site uses cookies|\bwe (?:and our partners )?(?:use|store) (?:cookies|technologies)|"
+        r"\bcookie (?:policy|settings|preferences|consent|notice)|\b(?:accept|reject|manage|allow)(?: all)? cookies|"
+        r"by continuing to (?:use|browse)|your privacy choices|do not sell (?:or share )?my)",
+        re.IGNORECASE,
+    ),
+    "advert": re.compile(
+        r"^(?:advertisement|advertising|ad|sponsored(?: content)?|promoted|paid content|partner content|"
+        r"story continues below(?: advertisement)?|article continues (?:below|after (?:this )?advertisement)|"
+        r"advertisement\W+(?:continue|scroll) (?:reading|to continue).*|scroll to continue(?: with content)?|"
+        r"this (?:article|story|post) (?:contains|may contain) affiliate links.*|"
+        r"we may earn (?:a )?commission.*|.{0,40}earn (?:a )?commission from (?:links|purchases).*)\W*$",
+        re.IGNORECASE,
+    ),
+    "comments": re.compile(
+        r"^(?:\d+\s+)?(?:comments?|leave a (?:comment|reply)|post a comment|add a comment|join the (?:conversation|discussion)|"
+        r"show comments|view comments|comments? \(\d+\)|\d+ comments?|reply|report|log in to comment|"
+        r"you must be logged in to post a comment.*|be the first to comment.*|comments are closed.*)\W*$",
+        re.IGNORECASE,
+    ),
+    "follow": re.compile(
+        r"^(?:follow (?:us|me|@\w+|[\w .]{0,40}) on (?:twitter|x|facebook|instagram|linkedin|threads|google news|whatsapp|telegram|youtube).*|"
+        r"(?:like|follow) us on .{0,60}|get (?:the )?(?:latest )?news on whatsapp.*)$",
+        re.IGNORECASE,
+    ),
+    "copyright": re.compile(
+        r"^(?:©|\(c\)|copyright\s*(?:©|\(c\)|\d{4})).{0,120}$|all rights reserved\W*$",
+        re.IGNORECASE,
+    ),
+    "navigation": re.compile(
+        r"^(?:skip to (?:main )?(?:content|navigation)|back to top|home|menu|search|close|loading\W*|"
+        r"(?:previous|next) (?:article|story|post)|go to (?:comments|top))\W*$",
+        re.IGNORECASE,
+    ),
+}
+
+
+def boilerplate_family(line: str) -> str | None:
+    """The family a short line belongs to ("share", "byline", ...), or None for content."""
+    stripped = line.strip().strip("•·|*#>-–— ").strip()
+    if not stripped:
+        return None
+    if len(stripped.split()) > MAX_WORDS:
+        return None
+    for name, pattern in FAMILIES.items():
+        if pattern.search(stripped):
+            return name
+    return None
+
+
+def remove_boilerplate(text: str) -> str:
+    """The text without its boilerplate lines; blank-line paragraph breaks are kept as they were."""
+    return "\n".join(line for line in text.split("\n") if boilerplate_family(line) is None)

@@ -1,0 +1,301 @@
+"""Article metadata from what news pages share: JSON-LD, OpenGraph and meta tags, bylines.
+
+Each field is read from the most explicit source that has it, in the order json-ld, meta,
+html, and the source is kept beside the value so a reader can tell where a title came from.
+Pure functions over an lxml tree: no trafilatura, no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import unescape
+from urllib.parse import urlsplit
+
+from dateutil import parser as dateutil_parser
+
+ARTICLE_TYPES = frozenset(
+    {
+        "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle",
+        "reviewnewsarticle", "backgroundnewsarticle", "askpublicnewsarticle", "blogposting",
+        "liveblogposting", "techarticle", "scholarlyarticle", "report", "socialmediaposting",
+        "satiricalarticle", "advertisercontentarticle", "medicalscholarlyarticle", "recipe", "review",
+    }
+)
+# Words that describe a writer's role or employer rather than name a person.
+ROLE_WORDS = re.compile(
+    r"\b(staff|writer|reporter|correspondent|editor|editors|contributor|columnist|journalist|"
+    r"news ?desk|desk|team|bureau|senior|chief|associate|deputy|managing|special|guest|freelance|"
+    r"updated|published|posted|photographer|producer|analyst|member|author|opinion)\b",
+    re.IGNORECASE,
+)
+AGENCIES = frozenset(
+    {"reuters", "ap", "afp", "associated press", "the associated press", "bloomberg", "pti", "ians",
+     "ani", "dpa", "efe", "upi", "cnn", "bbc", "press association", "pa", "xinhua", "aap"}
+)
+_BY_PREFIX = re.compile(r"^\s*(?:written\s+|reported\s+|posted\s+|words\s+)?by[:\s]+", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||\band\b|&|\bwith\b|\s[-–—]\s|/|\n)\s*", re.IGNORECASE)
+_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|«|:)\s+")
+_WORD = re.compile(r"\w+")
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass
+class PageMeta:
+    """The metadata found on one page, each value with the kind of source it came from."""
+
+    title: str | None = None
+    title_source: str | None = None
+    authors: list[str] = field(default_factory=list)
+    author_source: str | None = None
+    date_published: datetime | None = None
+    date_modified: datetime | None = None
+    date_source: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    image: str | None = None
+    canonical: str | None = None
+    language: str | None = None
+    article_body: str | None = None  # the JSON-LD articleBody, a text candidate
+    is_article: bool = False  # the page declares itself an article (JSON-LD type or og:type)
+    h1: str | None = None
+
+
+def _text(value) -> str | None:
+    """A clean one-line string from a JSON-LD or meta value, or None."""
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("@value") or value.get("url")
+    if isinstance(value, list):
+        value = next((v for v in (_text(item) for item in value) if v), None)
+    if not isinstance(value, (str, int, float)):
+        return None
+    return " ".join(unescape(_TAG.sub(" ", str(value))).split()) or None
+
+
+def _types(node: dict) -> set[str]:
+    kind = node.get("@type", [])
+    return {str(k).lower() for k in (kind if isinstance(kind, list) else [kind])}
+
+
+def _walk_json_ld(value):
+    """Every dict in a JSON-LD document, @graph members and nested lists included."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _walk_json_ld(item)
+    elif isinstance(value, dict):
+        yield value
+        for key in ("@graph", "mainEntity", "mainEntityOfPage"):
+            if isinstance(value.get(key), (dict, list)):
+                yield from _walk_json_ld(value[key])
+
+
+def json_ld_article(tree) -> dict | None:
+    """The page's JSON-LD Article-family object (the one with the longest body), or None."""
+    found = []
+    for script in tree.xpath('//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]'):
+        raw = (script.text or "").strip()
+        if not raw:
+            continue
+        try:
+            document = json.loads(raw, strict=False)
+        except ValueError:
+            # Pages often end the block with a stray comma or wrap it in a CDATA comment.
+            try:
+                document = json.loads(re.sub(r",\s*([\]}])", r"\1", raw.strip("/<>![]CDATA ;")), strict=False)
+            except ValueError:
+                continue
+        found.extend(node for node in _walk_json_ld(document) if _types(node) & ARTICLE_TYPES)
+    if not found:
+        return None
+    return max(found, key=lambda node: (len(str(node.get("articleBody") or "")), bool(node.get("headline"))))
+
+
+def _meta(tree, *names: str) -> str | None:
+    """The first non-empty content of <meta> tags named (name, property or itemprop) in order."""
+    for name in names:
+        for node in tree.xpath(f'//meta[@name="{name}" or @property="{name}" or @itemprop="{name}"]'):
+            value = _text(node.get("content"))
+            if value:
+                return value
+    return None
+
+
+def parse_date(value) -> datetime | None:
+    """A datetime from an ISO 8601 or a common written date, or None when it does not parse."""
+    text = _text(value)
+    if not text or not re.search(r"\d{4}", text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    try:
+        parsed = dateutil_parser.parse(text, fuzzy=True)
+    except (ValueError, OverflowError):
+        return None
+    return parsed if 1990 <= parsed.year <= 2100 else None
+
+
+def split_authors(value: str | None) -> list[str]:
+    """Person names from a byline: "By A and B", "A | Staff Writer", "A, Reuters" -> names."""
+    if not value:
+        return []
+    names = []
+    for part in _AUTHOR_SPLIT.split(_BY_PREFIX.sub("", value)):
+        part = _BY_PREFIX.sub("", part).strip(" .:-–—\u200b")
+        if not part or part.lower() in AGENCIES and names:
+            continue
+        if ROLE_WORDS.search(part) or part.startswith(("http", "@")) or not re.search(r"[^\W\d_]", part):
+            continue
+        if len(part.split()) > 5 or "@" in part:
+            continue
+        if part not in names:
+            names.append(part)
+    return names
+
+
+def _json_ld_authors(article: dict) -> list[str]:
+    value = article.get("author") or article.get("creator")
+    items = value if isinstance(value, list) else [value]
+    names = []
+    for item in items:
+        for name in split_authors(_text(item)):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def _image(value) -> str | None:
+    if isinstance(value, list) and value:
+        value = value[0]
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("contentUrl")
+    return value if isinstance(value, str) and value.startswith(("http", "/")) else None
+
+
+def _tags(value) -> list[str]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        return []
+    return [tag for tag in (_text(v) for v in value) if tag]
+
+
+def _host(url: str | None) -> str:
+    host = (urlsplit(url or "").hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def _folded(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def clean_title(title: str | None, site_name: str | None, url: str | None, h1: str | None = None) -> str | None:
+    """A headline without its site-name suffix or prefix ("Headline | Site", "Site - Headline").
+
+    When the page's <h1> is one of the title's parts, that part is the headline; otherwise the
+    parts naming the site (its name or its host) are dropped.
+    """
+    if not title:
+        return None
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) == 1:
+        return title
+    if h1 and _folded(h1) in {_folded(p) for p in parts}:
+        return h1
+    host_words = set(_WORD.findall(_host(url).lower())) - {"com", "org", "net", "co", "uk", "www", "news"}
+    site = _folded(site_name or "")
+
+    def names_site(part: str) -> bool:
+        folded = _folded(part)
+        squashed = folded.replace(" ", "")
+        return bool(folded) and (
+            folded == site or (site and (folded in site or site in folded) and len(folded) < 40)
+            or any(squashed == w or (len(w) > 3 and w in squashed and len(squashed) < 30) for w in host_words)
+        )
+
+    kept = parts[:]
+    while len(kept) > 1 and names_site(kept[-1]):
+        kept.pop()
+    while len(kept) > 1 and names_site(kept[0]):
+        kept.pop(0)
+    if len(kept) == len(parts) and len(parts[-1].split()) <= 4 and len(parts[0].split()) > 4:
+        # "Headline | Short Brand": a short trailing part after a long one is the brand.
+        kept = parts[:-1]
+    return title if not kept else _join_parts(title, kept)
+
+
+def _join_parts(title: str, kept: list[str]) -> str:
+    """The span of the original title from the first kept part to the last (separators kept)."""
+    start = title.find(kept[0])
+    end = title.rfind(kept[-1]) + len(kept[-1])
+    return title[start:end].strip()
+
+
+def read_meta(tree, url: str | None) -> PageMeta:
+    """The page's metadata from JSON-LD, then meta tags, then the HTML itself."""
+    meta = PageMeta()
+    article = json_ld_article(tree) or {}
+    h1s = [" ".join(h.text_content().split()) for h in tree.xpath("//h1")]
+    meta.h1 = next((h for h in h1s if len(h) > 10), None)
+    og_type = (_meta(tree, "og:type") or "").lower()
+    meta.is_article = bool(article) or og_type == "article" or _meta(tree, "article:published_time") is not None
+
+    publisher = article.get("publisher")
+    meta.site_name = _text(publisher) if isinstance(publisher, dict) else None
+    meta.site_name = _meta(tree, "og:site_name", "application-name", "twitter:site") or meta.site_name
+    if meta.site_name and meta.site_name.startswith("@"):
+        meta.site_name = meta.site_name[1:]
+
+    for source, raw in (
+        ("json-ld", _text(article.get("headline") or article.get("name"))),
+        ("meta", _meta(tree, "og:title", "twitter:title", "title", "headline")),
+        ("html", meta.h1 or _text(tree.findtext(".//title"))),
+    ):
+        if raw:
+            meta.title, meta.title_source = clean_title(raw, meta.site_name, url, meta.h1), source
+            break
+
+    for source, names in (
+        ("json-ld", _json_ld_authors(article)),
+        ("meta", split_authors(_meta(tree, "author", "article:author", "parsely-author", "sailthru.author",
+                                     "dc.creator", "DC.creator", "byl", "citation_author"))),
+    ):
+        if names:
+            meta.authors, meta.author_source = names, source
+            break
+
+    for source, published, modified in (
+        ("json-ld", parse_date(article.get("datePublished") or article.get("dateCreated")),
+         parse_date(article.get("dateModified"))),
+        ("meta", parse_date(_meta(tree, "article:published_time", "datePublished", "og:published_time",
+                                  "pubdate", "publish-date", "parsely-pub-date", "sailthru.date", "date",
+                                  "dc.date", "DC.date.issued", "citation_publication_date")),
+         parse_date(_meta(tree, "article:modified_time", "dateModified", "og:updated_time"))),
+    ):
+        if published:
+            meta.date_published, meta.date_source = published, source
+            meta.date_modified = modified
+            break
+
+    meta.description = _text(article.get("description")) or _meta(tree, "og:description", "description")
+    meta.section = _text(article.get("articleSection")) or _meta(tree, "article:section")
+    meta.tags = _tags(article.get("keywords")) or _tags(_meta(tree, "news_keywords", "keywords")) or [
+        t for t in (_text(n.get("content")) for n in tree.xpath('//meta[@property="article:tag"]')) if t
+    ]
+    meta.image = _image(article.get("image")) or _meta(tree, "og:image", "twitter:image")
+    canonical = tree.xpath('//link[@rel="canonical"]/@href')
+    meta.canonical = (canonical[0].strip() if canonical else None) or _meta(tree, "og:url")
+    meta.language = (tree.get("lang") or _text(article.get("inLanguage")) or "").split("-")[0].lower() or None
+    body = article.get("articleBody")
+    meta.article_body = body.strip() if isinstance(body, str) and body.strip() else None
+    return meta
+
+
+def same_host(a: str | None, b: str | None) -> bool:
+    """True when two URLs name the same host, ignoring "www."."""
+    return bool(a and b) and _host(a) == _host(b)

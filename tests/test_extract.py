@@ -1,0 +1,244 @@
+"""The extraction stage on pages the project wrote itself (tests/pages/), one per boilerplate family."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from wirehouse.config.settings import load_settings
+from wirehouse.tasks.boilerplate import boilerplate_family
+from wirehouse.tasks.extract import extract_article, extract_manifest, extract_pages, format_article
+from wirehouse.tasks.extract_meta import clean_title, split_authors
+from wirehouse.tasks.records import Article, Page, Rejection
+from wirehouse.tasks.urls import article_id, canonical_url, content_hash
+
+PAGES = Path(__file__).parent / "pages"
+URL = "https://www.harbourgazette.example/news/2025/03/03/council-approves-flood-budget?utm_source=feed"
+TITLE = "Council approves flood defence budget after months of debate"
+# Sentences of the story every article page carries, first and last paragraph.
+FIRST = "The city council voted 7-2 on Tuesday night to approve a new budget for the harbour district"
+LAST = "which will publish a detailed schedule next month."
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_settings().extract
+
+
+def extract(name: str, settings, url: str = URL) -> Article | Rejection:
+    return extract_article((PAGES / name).read_text(encoding="utf-8"), url, settings)
+
+
+def article(name: str, settings) -> Article:
+    result = extract(name, settings)
+    assert isinstance(result, Article), result
+    assert FIRST in result.text and LAST in result.text
+    assert result.title == TITLE
+    assert result.language == "en"
+    assert "All rights reserved" not in result.text
+    return result
+
+
+def test_share_bar_leaves_the_text(settings):
+    result = article("share_bar.html", settings)
+    for line in ("Share on Facebook", "Share on Twitter", "Facebook Twitter LinkedIn Email", "Share this article",
+                 "Share on WhatsApp", "Copy link"):
+        assert line not in result.text
+    assert result.authors == ["Tom Baker"]
+
+
+def test_byline_and_updated_lines_leave_the_text_and_fill_the_fields(settings):
+    result = article("byline_updated.html", settings)
+    assert "By Jane Doe" not in result.text
+    assert "Updated:" not in result.text and "Published 3 hours ago" not in result.text
+    assert result.authors == ["Jane Doe", "John Roe"]
+    assert result.date_published == datetime.fromisoformat("2025-03-03T21:40:00-05:00")
+    assert result.date_modified == datetime.fromisoformat("2025-03-04T10:15:00-05:00")
+    assert (result.title_source, result.author_source, result.date_source) == ("meta", "meta", "meta")
+
+
+def test_also_read_lines_inside_the_body_leave_the_text(settings):
+    result = article("also_read.html", settings)
+    assert "Also read" not in result.text and "Storm damage bill" not in result.text
+    assert "Related:" not in result.text and "READ MORE" not in result.text
+    assert "Opponents argued that the marsh restoration was too slow" in result.text
+    assert result.authors == ["Sam Lee"]  # "Sam Lee | Staff Writer"
+    assert result.date_published.date() == date(2025, 3, 3)
+
+
+def test_newsletter_prompt_leaves_the_text(settings):
+    result = article("newsletter.html", settings)
+    assert "Sign up for our daily newsletter" not in result.text
+    assert "Enter your email address" not in result.text
+    assert result.authors == ["Priya Natarajan"]  # "Priya Natarajan, Reuters"
+
+
+def test_cookie_banner_leaves_the_text(settings):
+    result = article("cookie_banner.html", settings)
+    assert "cookies" not in result.text.lower()
+    assert "By continuing to browse" not in result.text
+
+
+def test_image_captions_and_credits_leave_the_text(settings):
+    result = article("image_credit.html", settings)
+    assert "AP Photo" not in result.text and "Photo: Harbour Gazette" not in result.text
+    assert "(Getty Images)" not in result.text
+
+
+def test_comments_section_leaves_the_text(settings):
+    result = article("comments.html", settings)
+    assert "waste of money" not in result.text
+    assert "Leave a comment" not in result.text and "3 comments" not in result.text
+
+
+def test_json_ld_metadata_wins_and_names_its_source(settings):
+    result = article("json_ld.html", settings)
+    assert result.authors == ["Jane Doe", "John Roe"]
+    assert result.date_published == datetime.fromisoformat("2025-03-03T21:40:00-05:00")
+    assert result.date_modified == datetime.fromisoformat("2025-03-04T10:15:00-05:00")
+    assert (result.title_source, result.author_source, result.date_source) == ("json-ld", "json-ld", "json-ld")
+    assert result.site_name == "The Harbour Gazette"
+    assert result.section == "Local news"
+    assert result.tags == ["flooding", "budget", "harbour"]
+    assert result.image == "https://www.harbourgazette.example/img/harbour.jpg"
+
+
+def test_identity_follows_a_same_host_canonical(settings):
+    result = article("json_ld.html", settings)
+    expected = canonical_url("https://www.harbourgazette.example/news/2025/03/03/council-approves-flood-budget")
+    assert result.canonical_url == expected
+    assert result.article_id == article_id(expected)
+    assert result.content_hash == content_hash(result.text)
+
+
+def test_identity_ignores_a_canonical_on_another_host(settings):
+    result = extract("json_ld.html", settings, url="https://syndicated.example/wire/flood-budget")
+    assert result.canonical_url == "https://syndicated.example/wire/flood-budget"
+
+
+@pytest.mark.parametrize(
+    ("name", "outcome", "reason"),
+    [
+        ("section_front.html", "not_article", "section front"),
+        ("not_found.html", "not_article", "error page"),
+        ("consent_wall.html", "not_article", "consent wall"),
+        ("paywall.html", "not_article", "paywall teaser"),
+    ],
+)
+def test_pages_that_are_not_articles_are_rejected_with_a_reason(settings, name, outcome, reason):
+    result = extract(name, settings)
+    assert isinstance(result, Rejection)
+    assert result.outcome == outcome
+    assert result.reason.startswith(reason) and "\n" not in result.reason
+
+
+def test_short_or_empty_pages_are_extraction_empty(settings):
+    assert extract_article("", URL, settings).outcome == "extraction_empty"
+    short = "<html><body><article><p>Just one short line of text here.</p></article></body></html>"
+    result = extract_article(short, URL, settings)
+    assert result.outcome == "extraction_empty" and str(settings.min_text_chars) in result.reason
+
+
+@pytest.mark.parametrize(
+    ("byline", "names"),
+    [
+        ("By Jane Doe and John Roe", ["Jane Doe", "John Roe"]),
+        ("Sam Lee | Staff Writer", ["Sam Lee"]),
+        ("Priya Natarajan, Reuters", ["Priya Natarajan"]),
+        ("Reuters", ["Reuters"]),
+        ("BY ANA PÉREZ & LI WEI", ["ANA PÉREZ", "LI WEI"]),
+    ],
+)
+def test_split_authors(byline, names):
+    assert split_authors(byline) == names
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "expected"),
+    [
+        ("Council approves budget | The Harbour Gazette", "The Harbour Gazette", "Council approves budget"),
+        ("The Harbour Gazette - Council approves budget", "The Harbour Gazette", "Council approves budget"),
+        ("Council approves budget - harbourgazette.example", None, "Council approves budget"),
+        ("Budget: what the council approved and why it matters", None,
+         "Budget: what the council approved and why it matters"),
+    ],
+)
+def test_clean_title_strips_the_site_name(title, site, expected):
+    assert clean_title(title, site, URL) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "family"),
+    [
+        ("Share on Facebook", "share"),
+        ("Updated: Oct 31, 2025, 07:52 PM IST", "dateline"),
+        ("Also read: Storm damage bill tops 10 million dollars", "also_read"),
+        ("We use cookies to improve your experience", "cookie"),
+        ("Advertisement - Continue Reading Below", "advert"),
+        ("By the time the police arrived, the crowd had gone home.", None),
+        ("Latest figures show the harbour flooded twice.", None),
+        ("Bake the cookies for twelve minutes and let them cool.", None),
+    ],
+)
+def test_boilerplate_families_spare_prose(line, family):
+    assert boilerplate_family(line) == family
+
+
+def test_format_article_prints_metadata_then_text(settings):
+    printed = format_article(article("json_ld.html", settings))
+    head, _, body = printed.partition("\n\n")
+    assert head.splitlines()[:2] == [TITLE, "By Jane Doe, John Roe"]
+    assert "2025-03-03" in head and "en" in head and "The Harbour Gazette" in head
+    assert body.startswith(FIRST)
+
+
+def _page(name: str, url: str = URL, outcome: str = "ok") -> Page:
+    html = (PAGES / name).read_text(encoding="utf-8") if outcome == "ok" else None
+    return Page(url=url, source="gazette", outcome=outcome, fetched_at=datetime(2025, 3, 4, tzinfo=UTC), html=html)
+
+
+def test_extract_pages_runs_through_the_process_pool(settings):
+    pool_settings = settings.model_copy(update={"workers": 2, "chunk_size": 2})
+    pages = [
+        _page("share_bar.html"),
+        _page("json_ld.html", url="https://www.harbourgazette.example/other-url"),
+        _page("section_front.html", url="https://www.harbourgazette.example/news"),
+        _page("comments.html", outcome="timeout"),
+        Page(url="https://www.harbourgazette.example/broken", source="gazette", outcome="ok",
+             fetched_at=datetime(2025, 3, 4, tzinfo=UTC), html="\x00" * 10),
+    ]
+    articles, rejections = extract_pages(pages, pool_settings)
+    assert [a.authors for a in articles] == [["Tom Baker"], ["Jane Doe", "John Roe"]]
+    assert all(a.source == "gazette" and a.fetched_at == datetime(2025, 3, 4, tzinfo=UTC) for a in articles)
+    assert all(FIRST in a.text and "Share on Facebook" not in a.text for a in articles)
+    assert [(r.url, r.outcome) for r in rejections] == [
+        ("https://www.harbourgazette.example/news", "not_article"),
+        ("https://www.harbourgazette.example/broken", "extraction_empty"),
+    ]
+    # The pool is reused: a second batch gives the same articles.
+    again, _ = extract_pages(pages[:1], pool_settings)
+    assert again[0].text == articles[0].text
+
+
+def test_extract_manifest_writes_one_line_a_page(settings, tmp_path):
+    manifest = tmp_path / "manifest.jsonl"
+    rows = [
+        {"id": "a", "path": str(PAGES / "json_ld.html"), "url": URL},
+        {"id": "b", "path": str(PAGES / "not_found.html"), "url": "https://www.harbourgazette.example/missing"},
+        {"id": "c", "path": str(PAGES / "byline_updated.html"), "url": None},
+    ]
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    output = tmp_path / "output.jsonl"
+    counts = extract_manifest(manifest, output, settings.model_copy(update={"workers": 1}))
+    lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert [line["id"] for line in lines] == ["a", "b", "c"]
+    assert counts == {"pages": 3, "articles": 2, "not_article": 1}
+    first = lines[0]
+    assert (first["title"], first["author"], first["date"]) == (TITLE, "Jane Doe, John Roe", "2025-03-03")
+    assert first["authors"] == ["Jane Doe", "John Roe"] and first["language"] == "en"
+    assert first["text"].startswith(FIRST)
+    assert lines[1]["text"] is None and lines[1]["outcome"] == "not_article"
+    assert lines[2]["url"].startswith("file://") and lines[2]["author"] == "Jane Doe, John Roe"
