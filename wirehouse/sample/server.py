@@ -1,0 +1,118 @@
+"""Serves the sample site over real HTTP on 127.0.0.1, for the length of a `with` block."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timezone
+from email.utils import format_datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from wirehouse.sample.catalog import Catalog, load_catalog
+from wirehouse.sample.render import HTML, Resource, render_not_found, render_site
+
+
+class SampleSite:
+    """A running sample site: where it is and what to ingest from it."""
+
+    def __init__(self, base_url: str, catalog: Catalog) -> None:
+        self.base_url = base_url
+        self.catalog = catalog
+        self.feed_urls = {outlet.slug: outlet.feed_url(base_url) for outlet in catalog.outlets}
+
+    def sources(self) -> list[dict]:
+        """The sample's outlets as source entries, as the sources file spells them.
+
+        Returns:
+            One dict per outlet: name, its feed, allow_private (the site is on loopback) and
+            per_host_delay 0.0 (every outlet shares the one host).
+        """
+        return [
+            {"name": slug, "feeds": [feed_url], "allow_private": True, "per_host_delay": 0.0}
+            for slug, feed_url in self.feed_urls.items()
+        ]
+
+
+class _SampleServer(ThreadingHTTPServer):
+    """A threading HTTP server holding the rendered pages."""
+
+    daemon_threads = True
+    pages: dict[str, Resource]
+    not_found: bytes
+
+
+class _SampleHandler(BaseHTTPRequestHandler):
+    """Answers from the rendered pages; the query string never changes the page."""
+
+    server: _SampleServer
+    protocol_version = "HTTP/1.1"
+    server_version = "wirehouse-sample/1.0"
+    timeout = 30  # seconds an idle keep-alive connection is held
+
+    def do_GET(self) -> None:
+        """Send a page, a 304 when the client's copy is current, or the 404 page."""
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:
+        """Like GET, without the body."""
+        self._answer(send_body=False)
+
+    def log_message(self, format: str, *args) -> None:
+        """Stay silent: a run makes hundreds of requests."""
+
+    def _answer(self, send_body: bool) -> None:
+        """Route the request path to its page."""
+        page = self.server.pages.get(urlsplit(self.path).path)
+        if page is None:
+            self._send(HTTPStatus.NOT_FOUND, HTML, self.server.not_found, send_body, {})
+        elif self.headers.get("If-None-Match") == page.etag:
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.send_header("ETag", page.etag)
+            self.end_headers()
+        else:
+            self._send(HTTPStatus.OK, page.content_type, page.body, send_body, _validators(page))
+
+    def _send(self, status: HTTPStatus, content_type: str, body: bytes, send_body: bool, extra: dict) -> None:
+        """Write one response with its length, so keep-alive connections stay in step."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+
+def _validators(page: Resource) -> dict[str, str]:
+    """The ETag, and Last-Modified where the page has a date, real sites send."""
+    headers = {"ETag": page.etag}
+    if page.last_modified:
+        headers["Last-Modified"] = format_datetime(page.last_modified.astimezone(timezone.utc), usegmt=True)
+    return headers
+
+
+@contextmanager
+def serve_sample_site() -> Iterator[SampleSite]:
+    """Serve the bundled sample news site on a free 127.0.0.1 port until the block ends.
+
+    Returns:
+        (yields) the running SampleSite: base_url, feed_urls and sources(). The server thread
+        is a daemon and is shut down and closed when the block exits.
+    """
+    catalog = load_catalog()
+    server = _SampleServer(("127.0.0.1", 0), _SampleHandler)
+    base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    server.pages = render_site(catalog, base_url)
+    server.not_found = render_not_found(catalog)
+    thread = threading.Thread(target=server.serve_forever, name="wirehouse-sample-site", daemon=True)
+    thread.start()
+    try:
+        yield SampleSite(base_url, catalog)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
