@@ -37,6 +37,7 @@ class Target:
     kind: str = "page"  # "page" or "feed"
     discovered_via: str | None = None  # the feed or list the URL came from
     allow_private: bool = False
+    per_host_delay: float | None = None  # the source's override of fetch.per_host_delay
     # Conditional-request validators from the last successful fetch, if any.
     etag: str | None = None
     last_modified: str | None = None
