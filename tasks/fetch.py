@@ -671,7 +671,7 @@ def fetch_targets(targets: list[Target], settings: FetchSettings, fetcher: Fetch
     """
     if not targets:
         return []
-    fetcher = fetcher or shared_fetcher(settings)
+    fetcher = shared_fetcher(settings) if fetcher is None else fetcher
     # Submitted host by host in turn: a pool fed one host's URLs first would park every worker
     # on that host's turn while the other hosts idle.
     order = _interleave_by_host(targets)

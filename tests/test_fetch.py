@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from badserver import FRENCH, MAX_BYTES, WESTERN, BadServer
+from badserver import FRENCH, MAX_BYTES, WESTERN, BadServer, Reply
 from wirehouse.config import load_settings
-from wirehouse.config.sources import adhoc_source, load_sources, Source
+from wirehouse.config.sources import Source, adhoc_source, load_sources
 from wirehouse.tasks.fetch import HttpFetcher, discover_targets, fetch_targets, parse_retry_after
 from wirehouse.tasks.records import FETCH_OUTCOMES, Target
 
@@ -105,8 +106,6 @@ def test_429_waits_for_retry_after(server, fetcher):
 
 
 def test_retry_after_reads_seconds_and_http_dates():
-    from datetime import UTC, datetime
-
     now = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after("Wed, 01 May 2024 12:00:30 GMT", now) == 30.0
@@ -121,6 +120,19 @@ def test_robots_disallowed_page_is_never_requested(server, fetcher):
     assert server.hits["/private/page"] == 0
     assert again.outcome == "ok"
     assert server.hits["/robots.txt"] - robots_before == 1  # cached for the second URL
+
+
+def test_robots_crawl_delay_spaces_requests(fetch_settings):
+    server = BadServer().start()
+    server.routes["/robots.txt"] = lambda request: Reply(body=b"User-agent: *\nCrawl-delay: 0.3\n")
+    try:
+        with HttpFetcher(fetch_settings) as fetcher:  # per_host_delay is 0 in the test settings
+            pages = fetch_targets([page_target(server, "/good"), page_target(server, "/news/one")], fetch_settings, fetcher)
+    finally:
+        server.stop()
+    assert [page.outcome for page in pages] == ["ok", "ok"]
+    first, second = sorted(server.starts["/good"] + server.starts["/news/one"])
+    assert second - first >= 0.28
 
 
 def test_private_target_is_refused_without_a_request(server, fetch_settings):
