@@ -118,7 +118,8 @@ class Catalog:
     agency: str  # the fictional wire service whose stories outlets syndicate
     outlets: tuple[Outlet, ...]
     articles: tuple[Article, ...]
-    # Pairs of event ids that look alike (same kind of event, same week) but are different stories.
+    # Pairs of event ids (each sorted) that look alike: same kind of event, same week, even the
+    # same team, but different stories that must not be grouped.
     negative_pairs: tuple[tuple[str, str], ...]
 
     def outlet(self, slug: str) -> Outlet:
@@ -161,7 +162,7 @@ def load_catalog() -> Catalog:
     outlets = tuple(_outlet(entry) for entry in outlets_doc["outlets"])
     by_slug = {outlet.slug: outlet for outlet in outlets}
     articles: list[Article] = []
-    negative_pairs: list[tuple[str, str]] = []
+    negative_pairs: set[tuple[str, str]] = set()
     event_files = sorted(root.joinpath("articles").iterdir(), key=lambda entry: entry.name)
     for event_file in event_files:
         if not event_file.name.endswith(".toml"):
@@ -169,9 +170,9 @@ def load_catalog() -> Catalog:
         event = tomllib.loads(event_file.read_text(encoding="utf-8"))
         event_id = event["event_id"]
         articles.extend(_article(entry, event_id, by_slug) for entry in event["articles"])
-        negative_pairs.extend((event_id, other) for other in event.get("not_same_as", []))
+        negative_pairs.update(tuple(sorted((event_id, other))) for other in event.get("not_same_as", []))
     _check_unique_paths(articles)
-    return Catalog(outlets_doc["agency"], outlets, tuple(articles), tuple(negative_pairs))
+    return Catalog(outlets_doc["agency"], outlets, tuple(articles), tuple(sorted(negative_pairs)))
 
 
 def _outlet(entry: dict[str, Any]) -> Outlet:
@@ -184,9 +185,8 @@ def _article(entry: dict[str, Any], event_id: str, outlets: dict[str, Outlet]) -
     """An Article from its [[articles]] table, with its canonical path worked out."""
     outlet = outlets[entry["outlet"]]
     published = entry["published"]
-    path = (
-        f"/{outlet.slug}/{entry['section']}/{published:%Y/%m/%d}/{entry['slug']}{outlet.url_suffix}"
-    )
+    local_day = published.astimezone(outlet.tz)  # outlets date their URLs in their own zone
+    path = f"/{outlet.slug}/{entry['section']}/{local_day:%Y/%m/%d}/{entry['slug']}{outlet.url_suffix}"
     image = entry.get("image")
     return Article(
         outlet=outlet.slug,
