@@ -24,6 +24,7 @@ class FetchSettings(BaseModel):
     max_connections: int
     respect_robots: bool
     allow_private: bool
+    proxy: str
     batch_size: int
     max_failed_attempts: int
     refetch_after_hours: float

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from rensa import RMinHash
 
 from wirehouse.config.settings import DedupSettings
@@ -183,13 +184,13 @@ def _mark(article: Article, canonical: str, kind: str, similarity: float, result
         result.near += 1
 
 
-@task(name="fingerprint-articles")
+@task(name="fingerprint-articles", cache_policy=NO_CACHE)
 def fingerprint_batch(articles: list[Article], settings: DedupSettings) -> list[Fingerprint]:
     """Prefect task: fingerprints for one batch of articles."""
     return fingerprint_articles(articles, settings)
 
 
-@task(name="assign-duplicates")
+@task(name="assign-duplicates", cache_policy=NO_CACHE)
 def dedup_articles(
     articles: list[Article], prints: list[Fingerprint], known: list[KnownArticle], settings: DedupSettings
 ) -> DedupResult:

@@ -11,6 +11,7 @@ import importlib
 from functools import lru_cache
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from wirehouse.config.settings import EnrichSettings
 from wirehouse.tasks.records import Article, EntityMention
@@ -54,7 +55,7 @@ def extract_entities(articles: list[Article], settings: EnrichSettings) -> list[
     return mentions
 
 
-@task(name="enrich-batch")
+@task(name="enrich-batch", cache_policy=NO_CACHE)
 def enrich_batch(articles: list[Article], settings: EnrichSettings) -> list[EntityMention]:
     """Prefect task: entity mentions for one batch of articles."""
     return extract_entities(articles, settings)

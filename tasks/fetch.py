@@ -440,6 +440,7 @@ class HttpFetcher:
             # Only encodings _Inflater decodes with a cap; httpx would add br and zstd if installed.
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=False,  # followed by hand: every hop is checked for loops, privacy, robots
+            proxy=settings.proxy or None,
         )
         self._gate = HostGate(settings.max_connections)
         self._robots: dict[str, tuple[float, Protego | None]] = {}
@@ -524,7 +525,8 @@ class HttpFetcher:
                 raise FetchFailed("redirect_loop", f"redirect loop back to {url} after {len(seen)} requests")
             seen.append(url)
             check_fetchable(url)
-            if not allow_private:
+            # Behind a proxy the proxy resolves names and picks the address: it is trusted with it.
+            if not allow_private and not self.settings.proxy:
                 refuse_private(url)
             if robots and self.settings.respect_robots and not self._robots_allow(url, delay, allow_private):
                 raise FetchFailed("robots_disallowed", f"robots.txt of {host_key(url)} disallows {urlsplit(url).path or '/'}")

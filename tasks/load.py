@@ -18,6 +18,7 @@ from typing import Iterator
 
 import pyarrow as pa
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from wirehouse.config.settings import FetchSettings, WarehouseSettings
 from wirehouse.tasks.dedup import DedupResult, Fingerprint, KnownArticle
@@ -302,25 +303,25 @@ def _current_flow_run_id() -> str | None:
     return flow_run.id
 
 
-@task(name="read-frontier-state")
+@task(name="read-frontier-state", cache_policy=NO_CACHE)
 def read_frontier(warehouse: Path, settings: FetchSettings) -> FrontierState:
     """Prefect task: the frontier state left by earlier runs."""
     return read_frontier_state(warehouse, settings)
 
 
-@task(name="read-known-articles")
+@task(name="read-known-articles", cache_policy=NO_CACHE)
 def read_known(warehouse: Path, articles: list[Article]) -> dict[str, str]:
     """Prefect task: current content hashes of the run's article ids."""
     return read_known_versions(warehouse, [a.article_id for a in articles])
 
 
-@task(name="read-dedup-candidates")
+@task(name="read-dedup-candidates", cache_policy=NO_CACHE)
 def read_candidates(warehouse: Path, prints: list[Fingerprint], articles: list[Article]) -> list[KnownArticle]:
     """Prefect task: landed articles that may be copies of the batch's."""
     return read_dedup_candidates(warehouse, prints, [a.content_hash for a in articles])
 
 
-@task(name="land-run")
+@task(name="land-run", cache_policy=NO_CACHE)
 def land(warehouse: Path, report: RunReport, pages, rejections, articles, prints, mentions, model: str) -> RunReport:
     """Prefect task: write the run's parts and commit it."""
     return land_run(warehouse, report, pages, rejections, articles, prints, mentions, model)
