@@ -51,6 +51,9 @@ class _SampleHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "wirehouse-sample/1.0"
     timeout = 30  # seconds an idle keep-alive connection is held
+    # Headers and body go out in two writes; without TCP_NODELAY each keep-alive response
+    # waits ~40 ms on Nagle's algorithm and delayed ACKs.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         """Send a page, a 304 when the client's copy is current, or the 404 page."""
@@ -108,7 +111,10 @@ def serve_sample_site() -> Iterator[SampleSite]:
     base_url = f"http://127.0.0.1:{server.server_address[1]}"
     server.pages = render_site(catalog, base_url)
     server.not_found = render_not_found(catalog)
-    thread = threading.Thread(target=server.serve_forever, name="wirehouse-sample-site", daemon=True)
+    # A short poll interval lets shutdown() return promptly when the block ends.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="wirehouse-sample-site", daemon=True
+    )
     thread.start()
     try:
         yield SampleSite(base_url, catalog)
