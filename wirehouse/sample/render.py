@@ -12,7 +12,7 @@ from functools import cache
 
 import jinja2
 
-from wirehouse.sample.catalog import Article, Catalog, Outlet
+from wirehouse.sample.catalog import Article, Catalog, Comment, Outlet
 
 HTML = "text/html; charset=utf-8"
 FEED_TYPES = {"rss": "application/rss+xml; charset=utf-8", "atom": "application/atom+xml; charset=utf-8"}
@@ -25,6 +25,7 @@ PLACEHOLDER_IMAGE = (
 # A full stop after a word of four or more letters: not after "Mr." or "Gov.".
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9\"”’]{4})[.!?](?=\s)")
 RELATED_LINKS = 3  # teasers in an article's "Related" box
+SAMPLE_YEAR = 2026  # the year of the sample's news week, for copyright lines
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def _chrome(outlet: Outlet, articles: list[Article], base_url: str) -> dict:
         "layout": f"{outlet.template}.layout.html",
         "sections": sections,
         "most_read": articles[:5],
-        "year": 2026,
+        "year": SAMPLE_YEAR,
     }
 
 
@@ -152,7 +153,7 @@ def _article_page(catalog: Catalog, chrome: dict, article: Article, neighbours: 
         **chrome,
         article=article,
         canonical=article.url(chrome["base_url"]),
-        description=_first_sentence(article.body[0]),
+        description=_teaser(article),
         role=catalog.agency if article.wire_id else outlet.staff_label,
         is_wire=article.wire_id is not None,
         agency=catalog.agency,
@@ -182,8 +183,7 @@ def _feed(catalog: Catalog, outlet: Outlet, articles: list[Article], base_url: s
         base_url=base_url,
         entries=entries,
         updated=updated,
-        agency=catalog.agency,
-        summary=lambda article: _first_sentence(article.body[0]),
+        summary=_teaser,
     )
     return Resource(FEED_TYPES[outlet.feed_format], xml.encode(), updated)
 
@@ -200,7 +200,7 @@ def _related(article: Article, neighbours: list[Article]) -> list[Article]:
     return others[:RELATED_LINKS]
 
 
-def _comments(outlet: Outlet, article: Article) -> list:
+def _comments(outlet: Outlet, article: Article) -> list[Comment]:
     """Two reader comments from the outlet's pool, picked by the article's slug (stable)."""
     pool = outlet.comments
     start = zlib.crc32(article.slug.encode()) % len(pool)
@@ -228,7 +228,8 @@ def _image_path(article: Article) -> str:
     return f"/{article.outlet}/media/{article.slug}.svg"
 
 
-def _first_sentence(paragraph: str) -> str:
-    """The paragraph's first sentence: the teaser text feeds and meta descriptions carry."""
-    end = _SENTENCE_END.search(paragraph)
-    return paragraph[: end.end()] if end else paragraph
+def _teaser(article: Article) -> str:
+    """The first sentence of the article: what feeds and meta descriptions carry."""
+    first = article.body[0]
+    end = _SENTENCE_END.search(first)
+    return first[: end.end()] if end else first
