@@ -39,18 +39,18 @@ def plan_frontier(discovered: list[Target], state: FrontierState, allow_private:
         The frontier, each URL once under its first spelling.
     """
     frontier = Frontier(targets=[])
-    queued: set[str] = set()
+    seen: set[str] = set()
     retry_ids = {url_article_id(t.url) for t in state.retry}
     owed = [t for t in state.retry if t.source in allow_private]
     for target in [*discovered, *owed]:
         key = url_article_id(target.url)
-        if key in queued:
+        if key in seen:
             frontier.url_variants += 1
             continue
+        seen.add(key)
         if key in state.landed and key not in retry_ids:
             frontier.skipped_landed += 1
             continue
-        queued.add(key)
         target.allow_private = allow_private.get(target.source, target.allow_private)
         frontier.retried += key in retry_ids
         frontier.targets.append(target)

@@ -16,6 +16,7 @@ import pytest
 
 from wirehouse.config.sources import Source
 from wirehouse.sample import load_catalog, serve_sample_site
+from wirehouse.sample.server import SAMPLE_BASE_URL
 from wirehouse.sample.render import format_date
 from wirehouse.tasks.urls import canonical_url
 
@@ -47,8 +48,8 @@ def site():
 
 
 @pytest.fixture(scope="module")
-def client():
-    with httpx.Client(timeout=5.0) as http:
+def client(site):
+    with httpx.Client(timeout=5.0, proxy=site.proxy_url) as http:
         yield http
 
 
@@ -308,18 +309,25 @@ def test_sources_are_valid_source_entries_for_one_shared_host(site, catalog):
         assert source.feeds == [site.feed_urls[source.name]]
         assert source.allow_private and source.per_host_delay == 0.0
         assert source.feeds[0].startswith(site.base_url + "/")
-    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", site.base_url)
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", site.proxy_url)
+    assert site.base_url == SAMPLE_BASE_URL, "the public address, and so every article id, is the same in every run"
+
+
+def test_the_proxy_answers_for_the_sample_host_only(site):
+    with httpx.Client(timeout=5.0, proxy=site.proxy_url) as http:
+        assert http.get(site.base_url + "/robots.txt").status_code == 200
+        assert http.get("http://elsewhere.example/robots.txt").status_code == 404
 
 
 def test_server_starts_fast_logs_nothing_and_stops(catalog, capfd):
     started = time.perf_counter()
     with serve_sample_site() as running:
         elapsed = time.perf_counter() - started
-        with httpx.Client() as http:
+        with httpx.Client(proxy=running.proxy_url) as http:
             statuses = Counter(http.get(running.base_url + path).status_code for path in ("/robots.txt", "/x"))
-        base_url = running.base_url
+        proxy_url = running.proxy_url
     assert elapsed < 1.0
     assert statuses == Counter({200: 1, 404: 1})
     assert capfd.readouterr().err == ""
     with pytest.raises(httpx.ConnectError):
-        httpx.get(base_url + "/robots.txt", timeout=1.0)
+        httpx.get(proxy_url + "/robots.txt", timeout=1.0)

@@ -67,7 +67,7 @@ def run(
         except (ValueError, OSError) as exc:
             _fail(str(exc).splitlines()[0])
         if not chosen:
-            chosen = _sample_sources(stack)
+            chosen, settings = _sample_sources(stack, settings)
         try:
             report = ingest(chosen, target, settings, on_wait=lambda message: err.print(f"[yellow]{message}[/yellow]"))
         except Exception as exc:  # the flow already logged the traceback; say it in one line
@@ -75,13 +75,15 @@ def run(
     print_report(report)
 
 
-def _sample_sources(stack: ExitStack):
+def _sample_sources(stack: ExitStack, settings):
+    """Serve the sample site for the length of `stack`; its sources, and settings that reach it."""
     from wirehouse.config.sources import Source
     from wirehouse.sample import serve_sample_site
 
     site = stack.enter_context(serve_sample_site())
-    console.print(f"No sources given: serving the bundled sample news site at {site.base_url}")
-    return [Source(**spec) for spec in site.sources()]
+    console.print(f"No sources given: serving the bundled sample news site ({site.base_url} via {site.proxy_url})")
+    fetch = settings.fetch.model_copy(update={"proxy": site.proxy_url})
+    return [Source(**spec) for spec in site.sources()], settings.model_copy(update={"fetch": fetch})
 
 
 def print_report(report) -> None:
@@ -216,11 +218,15 @@ def serve(
     from wirehouse.flows.ingest import ingest
 
     with ExitStack() as stack:
-        chosen = load_sources(sources) if sources else _sample_sources(stack)
+        chosen, settings = (load_sources(sources), settings) if sources else _sample_sources(stack, settings)
         ingest.serve(
             name="scheduled-ingest",
             cron=cron or settings.serve.cron,
-            parameters={"sources": [s.model_dump(mode="json") for s in chosen], "warehouse": str(target)},
+            parameters={
+                "sources": [s.model_dump(mode="json") for s in chosen],
+                "warehouse": str(target),
+                "settings": settings.model_dump(mode="json"),
+            },
             pause_on_shutdown=False,
         )
 

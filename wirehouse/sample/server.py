@@ -1,4 +1,10 @@
-"""Serves the sample site over real HTTP on 127.0.0.1, for the length of a `with` block."""
+"""Serves the sample site over real HTTP on 127.0.0.1, for the length of a `with` block.
+
+The site has a fixed public address, SAMPLE_BASE_URL, that no resolver knows: the server on
+127.0.0.1 answers as an HTTP proxy for it, and the pipeline fetches through that proxy
+(`fetch.proxy`). So the URLs, and with them the article ids, are the same in every run,
+whatever free port the server got.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +21,15 @@ from wirehouse.sample.catalog import Catalog, load_catalog
 from wirehouse.sample.render import HTML, Resource, render_not_found, render_site
 
 
-class SampleSite:
-    """A running sample site: where it is and what to ingest from it."""
+SAMPLE_BASE_URL = "http://news.wirehouse-sample.example"
 
-    def __init__(self, base_url: str, catalog: Catalog) -> None:
+
+class SampleSite:
+    """A running sample site: its public address, the local proxy that serves it, its sources."""
+
+    def __init__(self, base_url: str, proxy_url: str, catalog: Catalog) -> None:
         self.base_url = base_url
+        self.proxy_url = proxy_url
         self.catalog = catalog
         self.feed_urls = {outlet.slug: outlet.feed_url(base_url) for outlet in catalog.outlets}
 
@@ -28,7 +38,8 @@ class SampleSite:
 
         Returns:
             One dict per outlet: name, its feed, allow_private (the site is on loopback) and
-            per_host_delay 0.0 (every outlet shares the one host).
+            per_host_delay 0.0 (every outlet shares the one host). Fetch them with
+            `fetch.proxy` set to `proxy_url`.
         """
         return [
             {"name": slug, "feeds": [feed_url], "allow_private": True, "per_host_delay": 0.0}
@@ -67,8 +78,10 @@ class _SampleHandler(BaseHTTPRequestHandler):
         """Stay silent: a run makes hundreds of requests."""
 
     def _answer(self, send_body: bool) -> None:
-        """Route the request path to its page."""
-        page = self.server.pages.get(urlsplit(self.path).path)
+        """Route the request path to its page; as a proxy, answer for the sample's host only."""
+        target = urlsplit(self.path)
+        foreign = target.netloc and target.netloc != urlsplit(SAMPLE_BASE_URL).netloc
+        page = None if foreign else self.server.pages.get(target.path)
         if page is None:
             self._send(HTTPStatus.NOT_FOUND, HTML, self.server.not_found, send_body, {})
         elif self.headers.get("If-None-Match") == page.etag:
@@ -103,13 +116,14 @@ def serve_sample_site() -> Iterator[SampleSite]:
     """Serve the bundled sample news site on a free 127.0.0.1 port until the block ends.
 
     Returns:
-        (yields) the running SampleSite: base_url, feed_urls and sources(). The server thread
-        is a daemon and is shut down and closed when the block exits.
+        (yields) the running SampleSite: base_url (the fixed public address), proxy_url (the
+        local server that answers for it), feed_urls and sources(). The server thread is a
+        daemon and is shut down and closed when the block exits.
     """
     catalog = load_catalog()
     server = _SampleServer(("127.0.0.1", 0), _SampleHandler)
-    base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    server.pages = render_site(catalog, base_url)
+    proxy_url = f"http://127.0.0.1:{server.server_address[1]}"
+    server.pages = render_site(catalog, SAMPLE_BASE_URL)
     server.not_found = render_not_found(catalog)
     # A short poll interval lets shutdown() return promptly when the block ends.
     thread = threading.Thread(
@@ -117,7 +131,7 @@ def serve_sample_site() -> Iterator[SampleSite]:
     )
     thread.start()
     try:
-        yield SampleSite(base_url, catalog)
+        yield SampleSite(SAMPLE_BASE_URL, proxy_url, catalog)
     finally:
         server.shutdown()
         server.server_close()

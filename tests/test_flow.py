@@ -1,0 +1,152 @@
+"""The ingest flow end to end: the sample site over real HTTP, a real warehouse, real Prefect."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from urllib.parse import urlsplit
+
+import pytest
+
+from badserver import BadServer
+from wirehouse.config.sources import Source, adhoc_source
+from wirehouse.flows.ingest import ingest
+from wirehouse.sample import load_catalog, serve_sample_site
+from wirehouse.warehouse import db
+
+pytestmark = pytest.mark.flow
+
+
+def _sample_settings(settings, site, **fetch):
+    return settings.model_copy(update={"fetch": settings.fetch.model_copy(update={"proxy": site.proxy_url, **fetch})})
+
+
+def _query(warehouse, sql, *params):
+    with db.connect_catalog(warehouse) as con:
+        return con.execute(sql, list(params)).fetchall()
+
+
+def _snapshot(warehouse):
+    """Everything an analyst sees of the articles and their entities."""
+    return (
+        _query(warehouse, "select * exclude (loaded_by_run, loaded_at) from articles order by article_id"),
+        _query(warehouse, "select * from article_entities order by article_id, start_char"),
+    )
+
+
+@pytest.fixture(scope="module")
+def sample_run(prefect_harness, tmp_path_factory):
+    """One ingest of the sample site; the warehouse and the run's report."""
+    from wirehouse.config.settings import load_settings
+
+    warehouse = tmp_path_factory.mktemp("sample") / "warehouse"
+    with serve_sample_site() as site:
+        settings = _sample_settings(load_settings(), site)
+        sources = [Source(**spec) for spec in site.sources()]
+        report = ingest(sources, warehouse, settings)
+        yield warehouse, report, site, sources, settings
+
+
+def _landed_by_path(warehouse):
+    rows = _query(warehouse, "select canonical_url, article_id, duplicate_of, duplicate_kind, text, authors from articles")
+    return {urlsplit(row[0]).path: row for row in rows}
+
+
+def test_every_distinct_sample_article_lands_once(sample_run):
+    warehouse, report, *_ = sample_run
+    catalog = load_catalog()
+    landed = _landed_by_path(warehouse)
+    assert sorted(landed) == sorted(article.path for article in catalog.articles)
+    assert report.articles_new == len(catalog.articles)
+    # Feeds link an article under its first tracking spelling, and again ("most read") under the others.
+    assert report.url_variants == sum(max(len(a.tracking_variants) - 1, 0) for a in catalog.articles) > 0
+    assert report.pages_failed == 0
+
+
+def test_wire_copies_point_at_one_canonical_and_nothing_else_is_a_copy(sample_run):
+    warehouse, *_ = sample_run
+    landed = _landed_by_path(warehouse)
+    catalog = load_catalog()
+    groups = defaultdict(set)
+    for article in catalog.articles:
+        row = landed[article.path]
+        if article.wire_id is None:
+            assert row[2] is None, f"{article.path} is original reporting, flagged as a copy of {row[2]}"
+        else:
+            groups[article.wire_id].add((row[1], row[2], row[3]))
+    assert len(groups) >= 5
+    for wire_id, members in groups.items():
+        canonicals = [article_id for article_id, duplicate_of, _ in members if duplicate_of is None]
+        assert len(canonicals) == 1, f"wire story {wire_id} has canonicals {canonicals}"
+        assert {duplicate_of for _, duplicate_of, _ in members} == {None, canonicals[0]}
+        assert {kind for _, duplicate_of, kind in members if duplicate_of} <= {"near", "exact"}
+
+
+def test_boilerplate_leaves_the_text_and_bylines_land_in_authors(sample_run):
+    warehouse, *_ = sample_run
+    landed = _landed_by_path(warehouse)
+    for article in load_catalog().articles:
+        _, _, _, _, text, authors = landed[article.path]
+        assert article.body[0][:60] in text, f"{article.path} lost its first paragraph"
+        for junk in ("Share on Facebook", "Sign up", "cookies", "Also read", "Related", "Comments"):
+            assert junk.lower() not in text.lower(), f"{junk!r} leaked into {article.path}"
+        assert set(article.authors) <= set(authors), f"{article.path}: authors {authors} lack {article.authors}"
+
+
+def test_entities_are_landed_per_mention(sample_run):
+    warehouse, report, *_ = sample_run
+    rows = _query(warehouse, "select count(*), count(distinct article_id), count(distinct label) from article_entities")
+    mentions, articles, labels = rows[0]
+    assert mentions == report.entities > 0
+    assert articles == len(load_catalog().articles)
+    assert labels >= 4
+    bad = _query(
+        warehouse,
+        "select count(*) from article_entities e join articles a using (article_id) "
+        "where substr(a.text, e.start_char + 1, e.end_char - e.start_char) <> e.text",
+    )
+    assert bad == [(0,)]
+
+
+def test_every_attempt_is_recorded_in_fetches_and_runs(sample_run):
+    warehouse, report, *_ = sample_run
+    outcomes = dict(_query(warehouse, "select kind || ':' || outcome, count(*) from fetches group by all"))
+    assert outcomes == {"feed:ok": len(load_catalog().outlets), "page:ok": len(load_catalog().articles)}
+    runs = _query(warehouse, "select run_id, articles_new, status from runs")
+    assert runs == [(report.run_id, report.articles_new, "ok")]
+
+
+def test_second_run_changes_nothing(sample_run):
+    warehouse, first, site, sources, settings = sample_run
+    before = _snapshot(warehouse)
+    # Landed pages are skipped; then a forced refetch of everything must merge to the same rows.
+    skipping = ingest(sources, warehouse, settings)
+    assert (skipping.articles_new, skipping.pages_fetched, skipping.pages_skipped) == (0, 0, len(load_catalog().articles))
+    refetch = _sample_settings(settings, site, refetch_after_hours=0.0)
+    again = ingest(sources, warehouse, refetch)
+    assert (again.articles_new, again.articles_updated, again.articles_unchanged) == (0, 0, len(load_catalog().articles))
+    assert _snapshot(warehouse) == before
+    assert _query(warehouse, "select count(*) from runs") == [(3,)]
+
+
+def test_failed_fetches_are_recorded_and_retried_on_the_next_run(prefect_harness, settings):
+    server = BadServer().start()
+    try:
+        failing = {"/always500": "http_5xx", "/slow": "timeout", "/report.pdf": "not_html"}
+        source = adhoc_source([], [server.url(path) for path in ["/good", *failing]], allow_private=True)
+        fast = settings.model_copy(
+            update={"fetch": settings.fetch.model_copy(update={"read_timeout": 0.3, "total_timeout": 1.0, "retries": 1, "backoff": 0.05})}
+        )
+        warehouse = fast.warehouse.path
+        report = ingest([source], warehouse, fast)
+        outcomes = dict(_query(warehouse, "select regexp_extract(url, ':[0-9]+(/.*)$', 1), outcome from fetches"))
+        assert {path: outcomes[path] for path in failing} == failing
+        # The good page is too short to be an article: recorded as such, and owed a retry too.
+        assert outcomes["/good"] == "extraction_empty"
+        assert report.pages_failed == len(failing)
+        server.hits.clear()
+        second = ingest([source], warehouse, fast)
+        assert {path for path, hits in server.hits.items() if hits and path != "/robots.txt"} == {"/good", *failing}
+        assert second.pages_failed == len(failing)
+        assert _query(warehouse, "select count(*) from fetches") == [(8,)]
+    finally:
+        server.stop()
