@@ -15,6 +15,7 @@ from html import unescape
 from urllib.parse import urlsplit
 
 from dateutil import parser as dateutil_parser
+from dateutil import tz
 
 ARTICLE_TYPES = frozenset(
     {
@@ -124,6 +125,11 @@ def _meta(tree, *names: str) -> str | None:
     return None
 
 
+def _zone(name: str | None, offset: int | None):
+    """dateutil's zone for a parsed name and offset: the offset when given, else none."""
+    return tz.tzoffset(name, offset) if offset is not None else None
+
+
 def parse_date(value) -> datetime | None:
     """A datetime from an ISO 8601 or a common written date, or None when it does not parse."""
     text = _text(value)
@@ -134,7 +140,8 @@ def parse_date(value) -> datetime | None:
     except ValueError:
         pass
     try:
-        parsed = dateutil_parser.parse(text, fuzzy=True)
+        # Unknown zone names ("EST") give a naive time rather than a warning: the day is what counts.
+        parsed = dateutil_parser.parse(text, fuzzy=True, tzinfos=_zone)
     except (ValueError, OverflowError):
         return None
     return parsed if 1990 <= parsed.year <= 2100 else None
