@@ -34,7 +34,9 @@ _PAYWALL = re.compile(
 )
 
 
-# Below this share of the recall extraction's length, the precision extraction is cut short.
+# The precision extraction is whole when it holds this share of the page's <p> text ...
+PARAGRAPH_RATIO = 0.8
+# ... and cut short when it holds less than this share of the recall extraction.
 RECALL_RATIO = 0.6
 
 
@@ -42,7 +44,8 @@ RECALL_RATIO = 0.6
 class TextChoice:
     """The body text kept for a page, which candidate it came from, and why."""
 
-    text: str
+    text: str  # boilerplate lines removed
+    raw: str  # as trafilatura returned it
     source: str  # "precision" or "recall"
     reason: str
 
@@ -116,19 +119,32 @@ def strip_headline(text: str, title: str | None) -> str:
     return text
 
 
-def choose_text(candidates: dict[str, str]) -> TextChoice:
-    """The body text among the candidates, with the reason for the choice.
+def choose_text(tree, url: str | None, settings: ExtractSettings) -> TextChoice:
+    """The body text of the page, from trafilatura's precision or recall mode, and why.
 
-    trafilatura's precision mode leaves out boilerplate its default keeps, but on some layouts
-    it drops whole sections of the article; its recall mode keeps them. Precision wins unless it
-    kept less than RECALL_RATIO of what recall found, the mark of a cut-short article.
+    Precision mode leaves out boilerplate the other modes keep, but on some layouts it drops
+    whole sections of the article. When it kept most of the page's paragraph text, nothing was
+    dropped and it wins at once (most pages: one extraction). Otherwise recall mode runs too, and
+    precision still wins unless it kept less than RECALL_RATIO of what recall found. With
+    `favor_precision` off, recall mode alone runs.
     """
-    precision, recall = candidates.get("precision"), candidates["recall"]
-    if precision is None:
-        return TextChoice(recall, "recall", "recall only (favor_precision is off)")
-    if len(precision) < RECALL_RATIO * len(recall):
-        return TextChoice(recall, "recall", f"precision kept {len(precision)} of recall's {len(recall)} chars")
-    return TextChoice(precision, "precision", f"precision kept {len(precision)} of recall's {len(recall)} chars")
+    def candidate(source: str, reason: str, **mode) -> TextChoice:
+        raw = extracted_text(tree, url, **mode)
+        return TextChoice(remove_boilerplate(raw).strip(), raw, source, reason)
+
+    if not settings.favor_precision:
+        return candidate("recall", "recall only: favor_precision is off", recall=True)
+    paragraphs = sum(len(" ".join(p.text_content().split())) for p in tree.iter("p"))
+    precision = candidate("precision", f"precision kept the page's paragraphs ({paragraphs} chars)", precision=True)
+    if len(precision.text) >= PARAGRAPH_RATIO * paragraphs:
+        return precision
+    recall = candidate("recall", "", recall=True)
+    kept = f"precision kept {len(precision.text)} of recall's {len(recall.text)} chars"
+    if len(precision.text) < RECALL_RATIO * len(recall.text):
+        recall.reason = kept
+        return recall
+    precision.reason = kept
+    return precision
 
 
 def detect_language(text: str, declared: str | None) -> str | None:
@@ -180,13 +196,8 @@ def extract_article(
     if reason:
         return Rejection(url, "not_article", reason)
 
-    raw = {"recall": extracted_text(tree, url, recall=True)}
-    if settings.favor_precision:
-        raw["precision"] = extracted_text(tree, url, precision=True)
-    choice = choose_text({name: remove_boilerplate(text).strip() for name, text in raw.items()})
-    raw_text = raw[choice.source]
-
-    reason = wall_reason(raw_text, choice.text, settings) or section_front_reason(choice.text, tree, meta)
+    choice = choose_text(tree, url, settings)
+    reason = wall_reason(choice.raw, choice.text, settings) or section_front_reason(choice.text, tree, meta)
     if reason:
         return Rejection(url, "not_article", reason)
     if len(choice.text) < settings.min_text_chars:
