@@ -1,6 +1,5 @@
 """The ingest flow: discover, fetch, extract, dedup, enrich, load. Wiring only."""
 
-from __future__ import annotations
 
 import time
 from contextlib import contextmanager
