@@ -1,7 +1,8 @@
 """Article metadata from what news pages share: JSON-LD, OpenGraph and meta tags, bylines.
 
 Each field is read from the most explicit source that has it, in the order json-ld, meta,
-html, and the source is kept beside the value so a reader can tell where a title came from.
+html (except the title: a page's single visible <h1> beats the SEO titles), and the source is
+kept beside the value so a reader can tell where a title came from.
 Pure functions over an lxml tree: no trafilatura, no I/O.
 """
 
@@ -149,8 +150,8 @@ def parse_date(value) -> datetime | None:
 
 def split_authors(value: str | None) -> list[str]:
     """Person names from a byline: "By A and B", "A | Staff Writer", "A, Reuters" -> names."""
-    if not value:
-        return []
+    if not value or re.match(r"(?:https?:|www\.)", value.strip()):
+        return []  # a profile URL (article:author often is one), not a name
     names = []
     for part in _AUTHOR_SPLIT.split(_BY_PREFIX.sub("", value)):
         part = _BY_PREFIX.sub("", part).strip(" .:-–—\u200b")
@@ -244,11 +245,14 @@ def _join_parts(title: str, kept: list[str]) -> str:
 
 
 def read_meta(tree, url: str | None) -> PageMeta:
-    """The page's metadata from JSON-LD, then meta tags, then the HTML itself."""
+    """The page's metadata from JSON-LD, then meta tags, then the HTML (its <h1> first for the title)."""
     meta = PageMeta()
     article = json_ld_article(tree) or {}
     h1s = [" ".join(h.text_content().split()) for h in tree.xpath("//h1")]
     meta.h1 = next((h for h in h1s if len(h) > 10), None)
+    # The one visible headline of the page, when it has one: SEO titles in JSON-LD and og:title
+    # are often rewrites of it. Short <h1>s are logos and section names, not headlines.
+    headline = h1s[0] if len(h1s) == 1 and len(h1s[0].split()) >= 3 else None
     og_type = (_meta(tree, "og:type") or "").lower()
     meta.is_article = bool(article) or og_type == "article" or _meta(tree, "article:published_time") is not None
 
@@ -259,6 +263,7 @@ def read_meta(tree, url: str | None) -> PageMeta:
         meta.site_name = meta.site_name[1:]
 
     for source, raw in (
+        ("html", headline),
         ("json-ld", _text(article.get("headline") or article.get("name"))),
         ("meta", _meta(tree, "og:title", "twitter:title", "title", "headline")),
         ("html", meta.h1 or _text(tree.findtext(".//title"))),
