@@ -62,7 +62,6 @@ class PageMeta:
     image: str | None = None
     canonical: str | None = None
     language: str | None = None
-    article_body: str | None = None  # the JSON-LD articleBody, a text candidate
     is_article: bool = False  # the page declares itself an article (JSON-LD type or og:type)
     h1: str | None = None
 
@@ -303,8 +302,6 @@ def read_meta(tree, url: str | None) -> PageMeta:
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
     meta.canonical = (canonical[0].strip() if canonical else None) or _meta(tree, "og:url")
     meta.language = (tree.get("lang") or _text(article.get("inLanguage")) or "").split("-")[0].lower() or None
-    body = article.get("articleBody")
-    meta.article_body = body.strip() if isinstance(body, str) and body.strip() else None
     return meta
 
 

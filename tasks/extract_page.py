@@ -32,8 +32,6 @@ _PAYWALL = re.compile(
     r"start your (?:free )?trial|create a free account to (?:continue|read))\b",
     re.IGNORECASE,
 )
-
-
 # The precision extraction is whole when it holds this share of the page's <p> text ...
 PARAGRAPH_RATIO = 0.8
 # ... and cut short when it holds less than this share of the recall extraction.
@@ -253,11 +251,11 @@ def build_article(url: str, meta: PageMeta, choice: TextChoice, *, source: str, 
 
 def extract_page(page: Page, settings: ExtractSettings) -> Article | Rejection:
     """extract_article over one page; a failure becomes the page's Rejection, never an exception."""
+    url = page.final_url or page.url
     try:
-        return extract_article(page.html or "", page.final_url or page.url, settings,
-                               source=page.source, fetched_at=page.fetched_at)
+        return extract_article(page.html or "", url, settings, source=page.source, fetched_at=page.fetched_at)
     except Exception as exc:  # one bad page must not sink its batch
-        return Rejection(page.url, "extraction_empty", f"extraction failed: {type(exc).__name__}: {exc}"[:300])
+        return Rejection(url, "extraction_empty", f"extraction failed: {type(exc).__name__}: {exc}"[:300])
 
 
 def extract_chunk(chunk: list[Page], settings: ExtractSettings) -> list[Article | Rejection]:
