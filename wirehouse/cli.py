@@ -19,7 +19,7 @@ app = typer.Typer(help="wirehouse: news pages in, clean deduplicated entity-tagg
 warehouse_app = typer.Typer(help="Look after the warehouse files.")
 app.add_typer(warehouse_app, name="warehouse")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line
 
 WarehouseOpt = Annotated[Optional[Path], typer.Option("--warehouse", "-w", help="Warehouse folder [default: settings]")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A TOML file overriding the defaults")]
