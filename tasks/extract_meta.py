@@ -38,6 +38,12 @@ AGENCIES = frozenset(
      "ani", "dpa", "efe", "upi", "cnn", "bbc", "press association", "pa", "xinhua", "aap"}
 )
 _BY_PREFIX = re.compile(r"^\s*(?:written\s+|reported\s+|posted\s+|words\s+)?by[:\s]+", re.IGNORECASE)
+# Short elements whose text starts with "by" or "written by": candidate printed bylines.
+_BYLINE_XPATH = (
+    "//body//*[self::p or self::span or self::div or self::a or self::address or self::li or self::small]"
+    "[string-length(normalize-space(.)) < 80][starts-with(translate(normalize-space(.), 'BYWRITEN', 'bywriten'), 'by ')"
+    " or starts-with(translate(normalize-space(.), 'BYWRITEN', 'bywriten'), 'written by ')]"
+)
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||\band\b|&|\bwith\b|\s[-–—]\s|/|\n)\s*", re.IGNORECASE)
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|«|:)\s+")
 _WORD = re.compile(r"\w+")
@@ -148,21 +154,40 @@ def parse_date(value) -> datetime | None:
 
 
 def split_authors(value: str | None) -> list[str]:
-    """Person names from a byline: "By A and B", "A | Staff Writer", "A, Reuters" -> names."""
+    """Names from a byline: "By A and B" -> [A, B]; "A | Staff Writer" and "A, Reuters" -> [A].
+
+    A role or an agency beside a name describes that name and is dropped; a byline that is only
+    a role, a desk or an agency ("Staff Writer", "Metro Desk", "Reuters") is the author as printed.
+    """
     if not value or re.match(r"(?:https?:|www\.)", value.strip()):
         return []  # a profile URL (article:author often is one), not a name
-    names = []
+    names, roles = [], []
     for part in _AUTHOR_SPLIT.split(_BY_PREFIX.sub("", value)):
         part = _BY_PREFIX.sub("", part).strip(" .:-–—\u200b")
-        if not part or part.lower() in AGENCIES and names:
-            continue
-        if ROLE_WORDS.search(part) or part.startswith(("http", "@")) or not re.search(r"[^\W\d_]", part):
-            continue
-        if len(part.split()) > 5 or "@" in part:
-            continue
-        if part not in names:
-            names.append(part)
-    return names
+        if not re.search(r"[^\W\d_]", part) or re.search(r"\d", part) or len(part.split()) > 6:
+            continue  # empty, a date or a sentence
+        if part.startswith(("http", "@")) or re.fullmatch(r"[\w-]+(?:\.[\w-]+)+", part):
+            continue  # a handle or a domain
+        is_role = ROLE_WORDS.search(part) or part.lower() in AGENCIES
+        (roles if is_role else names).append(part)
+    return list(dict.fromkeys(names or roles))
+
+
+def byline_text(tree) -> str | None:
+    """The page's printed byline ("By Jane Doe", "Written by Jane Doe"), or None."""
+    for node in tree.xpath(_BYLINE_XPATH):
+        text = " ".join(node.text_content().split())
+        if _BY_PREFIX.match(text) and len(text.split()) <= 8:
+            return text
+    return None
+
+
+def _labelled_meta(tree, label: str) -> str | None:
+    """The twitter:dataN value whose twitter:labelN is `label` ("Written by", as Yoast prints)."""
+    for node in tree.xpath('//meta[starts-with(@name, "twitter:label")]'):
+        if (node.get("content") or "").strip().lower() == label:
+            return _meta(tree, node.get("name").replace("label", "data"))
+    return None
 
 
 def _json_ld_authors(article: dict) -> list[str]:
@@ -274,7 +299,9 @@ def read_meta(tree, url: str | None) -> PageMeta:
     for source, names in (
         ("json-ld", _json_ld_authors(article)),
         ("meta", split_authors(_meta(tree, "author", "article:author", "parsely-author", "sailthru.author",
-                                     "dc.creator", "DC.creator", "byl", "citation_author"))),
+                                     "dc.creator", "DC.creator", "byl", "citation_author")
+                               or _labelled_meta(tree, "written by"))),
+        ("html", split_authors(byline_text(tree))),
     ):
         if names:
             meta.authors, meta.author_source = names, source

@@ -1,0 +1,328 @@
+"""Stories: articles about one event, from any outlet and in any words, share a story_id.
+
+Dedup answers "is this the same text?"; this stage answers "is this the same story?". Each
+article becomes a TF-IDF vector over two kinds of terms: its named entities (from the enrich
+stage, weighted up) and its keywords (content words of the title and body). A new article
+joins the story of its most similar article landed within `window_days` of it when their
+cosine reaches `threshold`; otherwise it starts a story of its own, whose id is its own
+article id. Exact and near copies skip the vote and join their canonical's story.
+
+Why entities first: two earthquakes in one week, or two matches of one team, share nearly all
+their vocabulary (magnitude, tsunami, aftershock; kick-off, goal, coach) and a sentence
+embedding puts them close together; what tells them apart is who and where (Hokkaido and
+Sapporo against Atacama and Copiapo; the opponent, the stadium, the scorer). Rare shared names
+weigh most under IDF, and the date window keeps a team's next match out of last week's story.
+
+The window is incremental: `StoryIndex` holds the articles of the window (read back from the
+warehouse by the load stage, or kept in memory by a long-running caller) and evicts the ones
+that fall out of it, so the work per article does not grow with the warehouse.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from wirehouse.config.settings import StoriesSettings
+from wirehouse.tasks.records import Article, EntityMention
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_ENTITY_NOISE = re.compile(r"^(?:the|a|an)\s+|['’]s$")
+_ENTITY = "e:"  # prefix that keeps an entity term apart from the same word used as a keyword
+
+
+@dataclass
+class StoryArticle:
+    """What story assignment knows of one article: when it happened, its words, its story."""
+
+    article_id: str
+    when: datetime
+    title: str | None
+    text: str
+    entities: list[str]
+    story_id: str | None = None
+    duplicate_of: str | None = None
+
+
+@dataclass
+class StoryResult:
+    """What assign_stories decided: each article's story, and how many stories began or grew."""
+
+    story_of: dict[str, str] = field(default_factory=dict)
+    new: int = 0
+    grown: int = 0
+    scores: dict[str, float] = field(default_factory=dict)  # article_id -> cosine of the match it joined
+
+
+def _stop_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS  # a plain word list: no model is loaded
+
+    return frozenset(STOP_WORDS)
+
+
+_STOP: frozenset[str] | None = None
+
+
+def normalize_entity(text: str) -> str:
+    """One spelling per name: case and accents' forms folded, "the" and a possessive dropped."""
+    folded = " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    return _ENTITY_NOISE.sub("", _ENTITY_NOISE.sub("", folded)).strip()
+
+
+def keywords(text: str) -> list[str]:
+    """Content words of a text: letters only, stop words and short words dropped, plural folded."""
+    global _STOP
+    if _STOP is None:
+        _STOP = _stop_words()
+    words = []
+    for word in _WORD.findall(unicodedata.normalize("NFKC", text).lower()):
+        if len(word) < 4 or word in _STOP:
+            continue
+        if word.endswith("s") and not word.endswith("ss") and len(word) > 4:
+            word = word[:-1]
+        words.append(word)
+    return words
+
+
+def story_terms(article: StoryArticle) -> Counter[str]:
+    """Term counts of an article: its entity names (prefixed) and its keywords, the title's twice."""
+    terms = Counter(keywords(article.text))
+    if article.title:
+        for word in keywords(article.title):
+            terms[word] += 2
+    terms.update(_ENTITY + key for name in article.entities if (key := normalize_entity(name)))
+    return terms
+
+
+@dataclass
+class _Member:
+    article_id: str
+    when: datetime
+    story_id: str
+    terms: Counter[str]
+    vector: dict[str, float]
+    lookup: list[str]
+
+
+class StoryIndex:
+    """The articles of the story window: their vectors, an inverted index and document counts.
+
+    Document frequencies count every article observed and still in the window; a vector is
+    weighted with the frequencies of the moment it is added and kept as it is (recomputing
+    every member's vector as the window moves would make each article cost the whole window).
+    """
+
+    def __init__(self, settings: StoriesSettings):
+        self.settings = settings
+        self.members: dict[str, _Member] = {}
+        self.df: Counter[str] = Counter()
+        self.docs = 0
+        self.postings: dict[str, list[str]] = defaultdict(list)
+        self._expiry: list[tuple[datetime, str]] = []
+
+    def observe(self, terms: Counter[str]) -> None:
+        """Count a document's terms in the window's document frequencies."""
+        self.docs += 1
+        self.df.update(terms.keys())
+
+    def vector(self, terms: Counter[str]) -> dict[str, float]:
+        """The unit TF-IDF vector of a document: sublinear counts, entities weighted up."""
+        weights = {}
+        for term, count in terms.items():
+            idf = math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
+            boost = self.settings.entity_weight if term.startswith(_ENTITY) else 1.0
+            weights[term] = (1.0 + math.log(count)) * idf * boost
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        return {term: w / norm for term, w in weights.items()}
+
+    def add(self, article_id: str, when: datetime, story_id: str, terms: Counter[str]) -> None:
+        """Put an observed article in the window as a member of `story_id`."""
+        vector = self.vector(terms)
+        lookup = self._lookup_terms(vector)
+        self.members[article_id] = _Member(article_id, when, story_id, terms, vector, lookup)
+        for term in lookup:
+            self.postings[term].append(article_id)
+        heapq.heappush(self._expiry, (when, article_id))
+
+    def _lookup_terms(self, vector: dict[str, float]) -> list[str]:
+        return [term for term, _ in heapq.nlargest(self.settings.lookup_terms, vector.items(), key=lambda item: item[1])]
+
+    def evict_before(self, when: datetime) -> int:
+        """Drop the members older than `when` (and their counts); returns how many."""
+        dropped = set()
+        while self._expiry and self._expiry[0][0] < when:
+            _, article_id = heapq.heappop(self._expiry)
+            member = self.members.pop(article_id, None)
+            if member is None:
+                continue
+            dropped.add(article_id)
+            self.docs -= 1
+            self.df.subtract(member.terms.keys())
+        if dropped:
+            touched = {term for term, ids in self.postings.items() if any(i in dropped for i in ids)}
+            for term in touched:
+                kept = [i for i in self.postings[term] if i not in dropped]
+                if kept:
+                    self.postings[term] = kept
+                else:
+                    del self.postings[term]
+            self.df = +self.df
+        return len(dropped)
+
+    def best_match(self, article_id: str, when: datetime, terms: Counter[str]) -> tuple[str, float] | None:
+        """The member most similar to a document within the window, and the cosine, if any."""
+        vector = self.vector(terms)
+        shared: Counter[str] = Counter()
+        for term in self._lookup_terms(vector):
+            ids = self.postings.get(term, ())
+            if len(ids) <= self.settings.max_postings:
+                shared.update(ids)
+        shared.pop(article_id, None)
+        window = timedelta(days=self.settings.window_days)
+        best = None
+        for other_id, _ in shared.most_common(self.settings.max_candidates):
+            other = self.members[other_id]
+            if abs(other.when - when) > window:
+                continue
+            score = _cosine(vector, other.vector)
+            if best is None or score > best[1]:
+                best = (other_id, score)
+        return best
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(weight * b.get(term, 0.0) for term, weight in a.items())
+
+
+def _utc(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def assign_into(index: StoryIndex, batch: list[StoryArticle], known_stories: dict[str, str] | None = None) -> StoryResult:
+    """Give each article of a batch a story, adding it to the index; the index keeps growing.
+
+    Articles go in time order. One whose id already has a story (an updated article) keeps it;
+    a copy joins its canonical's story; any other joins its best match's story when the cosine
+    reaches the threshold, or starts its own.
+    """
+    known_stories = dict(known_stories or {})
+    grown: set[str] = set()
+    result = StoryResult()
+    ordered = sorted(batch, key=lambda a: (_utc(a.when), a.article_id))
+    terms = {a.article_id: story_terms(a) for a in ordered}
+    for article in ordered:
+        index.observe(terms[article.article_id])
+    before = {m.story_id for m in index.members.values()} | set(known_stories.values())
+    for article in ordered:
+        when = _utc(article.when)
+        kept = known_stories.get(article.article_id)
+        story = kept or _story_of(article.duplicate_of, index, known_stories, result)
+        if story is None:
+            match = index.best_match(article.article_id, when, terms[article.article_id])
+            if match and match[1] >= index.settings.threshold:
+                story = index.members[match[0]].story_id
+                result.scores[article.article_id] = round(match[1], 4)
+        story = story or article.article_id
+        result.story_of[article.article_id] = story
+        if kept:
+            pass  # an updated article neither starts nor grows its story
+        elif story in before:
+            grown.add(story)
+        elif story == article.article_id:
+            result.new += 1
+        index.add(article.article_id, when, story, terms[article.article_id])
+    result.grown = len(grown)
+    return result
+
+
+def _story_of(article_id: str | None, index: StoryIndex, known: dict[str, str], result: StoryResult) -> str | None:
+    if article_id is None:
+        return None
+    if article_id in result.story_of:
+        return result.story_of[article_id]
+    if article_id in index.members:
+        return index.members[article_id].story_id
+    return known.get(article_id)
+
+
+def build_index(recent: list[StoryArticle], settings: StoriesSettings) -> StoryIndex:
+    """An index of the window's landed articles, each in its story (its own id when it has none)."""
+    index = StoryIndex(settings)
+    terms = [(article, story_terms(article)) for article in recent]
+    for _, counts in terms:
+        index.observe(counts)
+    for article, counts in terms:
+        index.add(article.article_id, _utc(article.when), article.story_id or article.article_id, counts)
+    return index
+
+
+def story_articles(articles: list[Article], mentions: list[EntityMention]) -> list[StoryArticle]:
+    """The batch's articles as story assignment sees them, each with its entity names."""
+    names: dict[str, list[str]] = defaultdict(list)
+    for mention in mentions:
+        names[mention.article_id].append(mention.text)
+    return [
+        StoryArticle(
+            a.article_id, a.date_published or a.fetched_at, a.title, a.text, names[a.article_id],
+            duplicate_of=a.duplicate_of,
+        )
+        for a in articles
+    ]
+
+
+def window_bounds(articles: list[Article], settings: StoriesSettings) -> tuple[datetime, datetime] | None:
+    """The time span of landed articles a batch can join: its own span widened by the window."""
+    if not articles:
+        return None
+    times = [_utc(a.date_published or a.fetched_at) for a in articles]
+    window = timedelta(days=settings.window_days)
+    return min(times) - window, max(times) + window
+
+
+def assign_stories(
+    articles: list[Article],
+    mentions: list[EntityMention],
+    recent: list[StoryArticle],
+    known_stories: dict[str, str],
+    settings: StoriesSettings,
+) -> StoryResult:
+    """Set `story_id` on each new or changed article of a run.
+
+    Args:
+        articles: the run's new and updated articles, dedup already applied; `story_id` is set
+            in place.
+        mentions: their entity mentions (from the enrich stage).
+        recent: landed articles within the window of the batch, with their entities and stories.
+        known_stories: story ids of landed articles the batch refers to: updated articles
+            themselves and the canonicals of copies.
+        settings: the stories section.
+
+    Returns:
+        Each article's story, and how many stories the run started and grew.
+    """
+    result = assign_into(build_index(recent, settings), story_articles(articles, mentions), known_stories)
+    for article in articles:
+        article.story_id = result.story_of[article.article_id]
+    return result
+
+
+@task(name="assign-stories", cache_policy=NO_CACHE)
+def assign_story_ids(
+    articles: list[Article],
+    mentions: list[EntityMention],
+    recent: list[StoryArticle],
+    known_stories: dict[str, str],
+    settings: StoriesSettings,
+) -> StoryResult:
+    """Prefect task: group the run's articles into stories with the window's landed ones."""
+    return assign_stories(articles, mentions, recent, known_stories, settings)
