@@ -27,17 +27,27 @@ ARTICLE_TYPES = frozenset(
     }
 )
 # Words that describe a writer's role or employer rather than name a person.
-ROLE_WORDS = re.compile(
-    r"\b(staff|writer|reporter|correspondent|editor|editors|contributor|columnist|journalist|"
+_ROLES = (
+    r"staff|writer|reporter|correspondent|editor|editors|contributor|columnist|journalist|"
     r"news ?desk|desk|team|bureau|senior|chief|associate|deputy|managing|special|guest|freelance|"
-    r"updated|published|posted|photographer|producer|analyst|member|author|opinion)\b",
+    r"updated|published|posted|photographer|producer|analyst|member|author|opinion"
+)
+ROLE_WORDS = re.compile(rf"\b(?:{_ROLES})\b", re.IGNORECASE)
+# A name followed by its role, a date or share links ("Jane Doe Senior Reporter", "Jane Doe
+# December 3", "Jane Doe FacebookTweet"): the words from the first of those on are not the name.
+_NAME_TAIL = re.compile(
+    rf"\s\b(?:(?:{_ROLES}|january|february|march|april|may|june|july|august|september|october|november|december)\b"
+    r"|facebook|twitter|linkedin|instagram|email).*$",
     re.IGNORECASE,
 )
 AGENCIES = frozenset(
     {"reuters", "ap", "afp", "associated press", "the associated press", "bloomberg", "pti", "ians",
      "ani", "dpa", "efe", "upi", "cnn", "bbc", "press association", "pa", "xinhua", "aap"}
 )
-_BY_PREFIX = re.compile(r"^\s*(?:written\s+|reported\s+|posted\s+|words\s+)?by[:\s]+", re.IGNORECASE)
+_BY_PREFIX = re.compile(
+    r"^\s*(?:written\s+|reported\s+|posted\s+|words\s+|(?:view\s+)?(?:all\s+)?(?:posts|articles|stories)\s+)?by[:\s]+",
+    re.IGNORECASE,
+)
 # Short elements whose text starts with "by" or "written by": candidate printed bylines.
 _BYLINE_XPATH = (
     "//body//*[self::p or self::span or self::div or self::a or self::address or self::li or self::small]"
@@ -168,6 +178,10 @@ def split_authors(value: str | None) -> list[str]:
             continue  # empty, a date or a sentence
         if part.startswith(("http", "@")) or re.fullmatch(r"[\w-]+(?:\.[\w-]+)+", part):
             continue  # a handle or a domain
+        tail = _NAME_TAIL.search(part)
+        # A lone trailing role word names a desk ("Metro Desk"), not a person's title.
+        if tail and len(part[:tail.start()].split()) >= 2 and not ROLE_WORDS.fullmatch(tail.group().strip()):
+            part = part[:tail.start()]
         is_role = ROLE_WORDS.search(part) or part.lower() in AGENCIES
         (roles if is_role else names).append(part)
     return list(dict.fromkeys(names or roles))
@@ -191,10 +205,13 @@ def _labelled_meta(tree, label: str) -> str | None:
 
 
 def _json_ld_authors(article: dict) -> list[str]:
+    """The names of the article's JSON-LD authors; an Organization is a publisher, not a writer."""
     value = article.get("author") or article.get("creator")
     items = value if isinstance(value, list) else [value]
     names = []
     for item in items:
+        if isinstance(item, dict) and "organization" in _types(item):
+            continue
         for name in split_authors(_text(item)):
             if name not in names:
                 names.append(name)

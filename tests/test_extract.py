@@ -151,6 +151,11 @@ def test_short_or_empty_pages_are_extraction_empty(settings):
         ("Priya Natarajan, Reuters", ["Priya Natarajan"]),
         ("Reuters", ["Reuters"]),
         ("BY ANA PÉREZ & LI WEI", ["ANA PÉREZ", "LI WEI"]),
+        ("Staff Writer", ["Staff Writer"]),
+        ("Metro Desk / harbourgazette.example / Updated: Mar 4, 2025", ["Metro Desk"]),
+        ("Jane Doe Senior Harbour Reporter", ["Jane Doe"]),
+        ("View all posts by Jane Doe", ["Jane Doe"]),
+        ("https://www.facebook.com/janedoe", []),
     ],
 )
 def test_split_authors(byline, names):
