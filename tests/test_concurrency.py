@@ -159,8 +159,8 @@ def test_two_ingests_started_together_take_turns(prefect_harness, sample_site, t
     assert len(waited) == 1, "exactly one of the two runs waited for the other's lock"
     n = len(load_catalog().articles)
     assert _query(warehouse, "select count(*), count(distinct article_id) from articles") == [(n, n)]
-    runs = sorted(_query(warehouse, "select articles_new, pages_skipped from runs"))
-    assert runs == [(0, n), (n, 0)], "the second run found the first one's articles landed"
+    runs = sorted(_query(warehouse, "select articles_new, pages_fetched from runs"))
+    assert runs == [(0, 0), (n, n)], "the second run found the first one's articles landed and fetched none again"
 
 
 def test_a_writer_that_cannot_get_the_lock_exits_with_a_clear_message(prefect_harness, sample_site, tmp_path):
