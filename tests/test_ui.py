@@ -105,8 +105,16 @@ def ingested(server, tmp_path_factory):
 def test_the_run_its_task_runs_and_artifacts_are_recorded(ingested):
     api, run, warehouse = ingested
     task_runs = _filter(api, "task_runs", {"flow_runs": {"id": {"any_": [run["id"]]}}})
-    names = {task_run["name"].rsplit("-", 1)[0] for task_run in task_runs}
-    assert {"discover-source", "fetch-batch", "extract-batch", "enrich-batch", "land-run"} <= names
+    names = sorted(task_run["name"] for task_run in task_runs)
+    n = len(load_catalog().articles)
+    # Batch tasks are named after what they hold, so the run graph reads as a story.
+    for outlet in load_catalog().outlets:
+        assert f"discover {outlet.slug}" in names
+    assert f"fetch {n} pages from news.wirehouse-sample.example" in names
+    assert f"extract {n} pages" in names and f"enrich {n} articles" in names
+    assert any(name.startswith("land-run") for name in names)
+    tags = {tag for task_run in task_runs for tag in task_run["tags"]}
+    assert {"stage:discover", "stage:fetch", "stage:extract", "stage:enrich"} <= tags
     assert all(task_run["state_type"] == "COMPLETED" for task_run in task_runs)
     artifacts = {a["key"]: a for a in _filter(api, "artifacts", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}})}
     assert {"ingest-summary", "source-health", "ingest-status"} <= set(artifacts)

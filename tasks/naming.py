@@ -1,0 +1,31 @@
+"""Readable task-run names for the Prefect UI: what a batch holds, not a random suffix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from prefect.runtime import task_run
+
+
+def batch_run_name(stage: str, parameter: str, unit: str) -> Callable[[], str]:
+    """A task_run_name callable: "<stage> <n> <unit>", e.g. "extract 300 pages"."""
+
+    def name() -> str:
+        return f"{stage} {len(task_run.parameters.get(parameter) or [])} {unit}"
+
+    return name
+
+
+def fetch_run_name() -> str:
+    """"fetch <n> pages from <host> (+k hosts)" for a fetch batch."""
+    targets = task_run.parameters.get("targets") or []
+    hosts = sorted({urlsplit(t.url).netloc for t in targets})
+    where = f" from {hosts[0]}" + (f" +{len(hosts) - 1} hosts" if len(hosts) > 1 else "") if hosts else ""
+    return f"fetch {len(targets)} pages{where}"
+
+
+def source_run_name() -> str:
+    """"discover <source>" for a source's discovery."""
+    source = task_run.parameters.get("source")
+    return f"discover {getattr(source, 'name', source)}"
