@@ -47,6 +47,15 @@ class DedupSettings(BaseModel):
     seed: int
 
 
+class StoriesSettings(BaseModel):
+    window_days: float
+    threshold: float
+    entity_weight: float
+    lookup_terms: int
+    max_postings: int
+    max_candidates: int
+
+
 class EnrichSettings(BaseModel):
     model: str
     labels: list[str]
@@ -91,6 +100,7 @@ class Settings(BaseSettings):
     extract: ExtractSettings
     dedup: DedupSettings
     enrich: EnrichSettings
+    stories: StoriesSettings
     warehouse: WarehouseSettings
     serve: ServeSettings
 

@@ -20,10 +20,11 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from wirehouse.config.settings import FetchSettings, WarehouseSettings
+from wirehouse.config.settings import FetchSettings, StoriesSettings, WarehouseSettings
 from wirehouse.tasks.dedup import DedupResult, Fingerprint, KnownArticle
 from wirehouse.tasks.frontier import Frontier, FrontierState
 from wirehouse.tasks.records import SUCCESS_OUTCOMES, Article, EntityMention, Page, Rejection, Target
+from wirehouse.tasks.stories import StoryArticle, StoryResult, window_bounds
 from wirehouse.tasks.urls import url_article_id
 from wirehouse.warehouse import db
 
@@ -49,6 +50,8 @@ class RunReport:
     exact_duplicates: int = 0
     near_duplicates: int = 0
     entities: int = 0
+    stories_new: int = 0
+    stories_grown: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -154,6 +157,55 @@ def read_dedup_candidates(warehouse: Path, prints: list[Fingerprint], content_ha
     return [KnownArticle(*row) for row in rows]
 
 
+def read_story_state(
+    warehouse: Path, articles: list[Article], settings: StoriesSettings
+) -> tuple[list[StoryArticle], dict[str, str]]:
+    """What story assignment needs of the warehouse for a batch.
+
+    Returns:
+        The landed articles dated within the window of the batch (other than the batch's own),
+        each with its entity names and story (its own id for articles landed before stories
+        existed); and the stories of the batch's landed articles and of their canonicals.
+    """
+    bounds = window_bounds(articles, settings)
+    if bounds is None:
+        return [], {}
+    ids = sorted({a.article_id for a in articles} | {a.duplicate_of for a in articles if a.duplicate_of})
+    with db.connect(warehouse) as con:
+        con.register("batch_ids", pa.table({"article_id": [a.article_id for a in articles]}))
+        con.register("wanted", pa.table({"article_id": ids}))
+        rows = con.execute(
+            """
+            with window_articles as (
+                select
+                    article_id, coalesce(date_published, fetched_at) as seen_at, title, text,
+                    coalesce(story_id, article_id) as story_id, duplicate_of
+                from articles
+                where coalesce(date_published, fetched_at) between ? and ?
+                    and article_id not in (select article_id from batch_ids)
+            ),
+            names as (
+                select article_id, list(text order by start_char) as entities
+                from article_entities
+                where article_id in (select article_id from window_articles)
+                group by article_id
+            ),
+            final as (
+                select w.article_id, w.seen_at, w.title, w.text, coalesce(names.entities, []), w.story_id, w.duplicate_of
+                from window_articles w
+                left join names using (article_id)
+                order by w.seen_at, w.article_id
+            )
+            select * from final
+            """,
+            list(bounds),
+        ).fetchall()
+        stories = con.execute(
+            "select article_id, coalesce(story_id, article_id) from articles where article_id in (select article_id from wanted)"
+        ).fetchall()
+    return [StoryArticle(*row) for row in rows], dict(stories)
+
+
 def split_by_version(articles: list[Article], known: dict[str, str]) -> tuple[list[Article], list[Article], list[Article]]:
     """Split a run's articles into new, updated (text changed) and unchanged ones.
 
@@ -184,6 +236,7 @@ def tally_run(
     unchanged: list[Article],
     duplicates: DedupResult,
     mentions: list[EntityMention],
+    stories: StoryResult | None = None,
 ) -> None:
     """Fill the report's counts from the stages' results."""
     attempts = feed_pages + pages
@@ -198,6 +251,8 @@ def tally_run(
     report.articles_new, report.articles_updated, report.articles_unchanged = len(new), len(updated), len(unchanged)
     report.exact_duplicates, report.near_duplicates = duplicates.exact, duplicates.near
     report.entities = len(mentions)
+    if stories is not None:
+        report.stories_new, report.stories_grown = stories.new, stories.grown
 
 
 def fetch_rows(pages: list[Page], rejections: list[Rejection]) -> list[dict]:
@@ -319,6 +374,12 @@ def read_known(warehouse: Path, articles: list[Article]) -> dict[str, str]:
 def read_candidates(warehouse: Path, prints: list[Fingerprint], articles: list[Article]) -> list[KnownArticle]:
     """Prefect task: landed articles that may be copies of the batch's."""
     return read_dedup_candidates(warehouse, prints, [a.content_hash for a in articles])
+
+
+@task(name="read-story-state", cache_policy=NO_CACHE)
+def read_stories(warehouse: Path, articles: list[Article], settings: StoriesSettings) -> tuple[list[StoryArticle], dict[str, str]]:
+    """Prefect task: the window's landed articles and the stories the batch refers to."""
+    return read_story_state(warehouse, articles, settings)
 
 
 @task(name="land-run", cache_policy=NO_CACHE)

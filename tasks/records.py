@@ -91,6 +91,8 @@ class Article:
     duplicate_of: str | None = None
     duplicate_kind: str | None = None  # "exact" or "near"
     similarity: float | None = None
+    # Set by stories: the id of the story's first article (articles about one event share it).
+    story_id: str | None = None
 
 
 @dataclass

@@ -26,6 +26,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
 from prefect import task
@@ -34,9 +35,12 @@ from prefect.cache_policies import NO_CACHE
 from wirehouse.config.settings import StoriesSettings
 from wirehouse.tasks.records import Article, EntityMention
 
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_WORD = re.compile(r"[^\W\d_]+")  # letters only: "bank's" is "bank" and "s", "covid-19" is "covid"
 _ENTITY_NOISE = re.compile(r"^(?:the|a|an)\s+|['’]s$")
 _ENTITY = "e:"  # prefix that keeps an entity term apart from the same word used as a keyword
+# A vector keeps its heaviest terms only: they carry the event (names, rare words), and a
+# bounded vector keeps a comparison's cost and a window's memory bounded for long texts too.
+VECTOR_TERMS = 64
 
 
 @dataclass
@@ -86,7 +90,7 @@ def keywords(text: str) -> list[str]:
     for word in _WORD.findall(unicodedata.normalize("NFKC", text).lower()):
         if len(word) < 4 or word in _STOP:
             continue
-        if word.endswith("s") and not word.endswith("ss") and len(word) > 4:
+        if word.endswith("s") and not word.endswith(("ss", "us", "is")):
             word = word[:-1]
         words.append(word)
     return words
@@ -107,9 +111,8 @@ class _Member:
     article_id: str
     when: datetime
     story_id: str
-    terms: Counter[str]
+    terms: tuple[str, ...]  # every term it counted in the document frequencies
     vector: dict[str, float]
-    lookup: list[str]
 
 
 class StoryIndex:
@@ -134,26 +137,26 @@ class StoryIndex:
         self.df.update(terms.keys())
 
     def vector(self, terms: Counter[str]) -> dict[str, float]:
-        """The unit TF-IDF vector of a document: sublinear counts, entities weighted up."""
-        weights = {}
+        """The unit TF-IDF vector of a document's heaviest terms, heaviest first; entities weigh more."""
+        log_docs, entity_weight, df = _log1p(self.docs), self.settings.entity_weight, self.df
+        weights = []
         for term, count in terms.items():
-            idf = math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
-            boost = self.settings.entity_weight if term.startswith(_ENTITY) else 1.0
-            weights[term] = (1.0 + math.log(count)) * idf * boost
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        return {term: w / norm for term, w in weights.items()}
+            weight = (1.0 + _log1p(count - 1)) * (log_docs - _log1p(df.get(term, 0)) + 1.0)
+            weights.append((weight * entity_weight if term[:2] == _ENTITY else weight, term))
+        top = heapq.nlargest(VECTOR_TERMS, weights)
+        norm = math.sqrt(sum(w * w for w, _ in top)) or 1.0
+        return {term: w / norm for w, term in top}
 
-    def add(self, article_id: str, when: datetime, story_id: str, terms: Counter[str]) -> None:
+    def add(self, article_id: str, when: datetime, story_id: str, terms: Counter[str], vector: dict[str, float] | None = None) -> None:
         """Put an observed article in the window as a member of `story_id`."""
-        vector = self.vector(terms)
-        lookup = self._lookup_terms(vector)
-        self.members[article_id] = _Member(article_id, when, story_id, terms, vector, lookup)
-        for term in lookup:
+        vector = vector or self.vector(terms)
+        self.members[article_id] = _Member(article_id, when, story_id, tuple(terms), vector)
+        for term in self._lookup_terms(vector):
             self.postings[term].append(article_id)
         heapq.heappush(self._expiry, (when, article_id))
 
     def _lookup_terms(self, vector: dict[str, float]) -> list[str]:
-        return [term for term, _ in heapq.nlargest(self.settings.lookup_terms, vector.items(), key=lambda item: item[1])]
+        return list(vector)[: self.settings.lookup_terms]  # vectors are built heaviest first
 
     def evict_before(self, when: datetime) -> int:
         """Drop the members older than `when` (and their counts); returns how many."""
@@ -165,7 +168,7 @@ class StoryIndex:
                 continue
             dropped.add(article_id)
             self.docs -= 1
-            self.df.subtract(member.terms.keys())
+            self.df.subtract(member.terms)
         if dropped:
             touched = {term for term, ids in self.postings.items() if any(i in dropped for i in ids)}
             for term in touched:
@@ -177,9 +180,8 @@ class StoryIndex:
             self.df = +self.df
         return len(dropped)
 
-    def best_match(self, article_id: str, when: datetime, terms: Counter[str]) -> tuple[str, float] | None:
-        """The member most similar to a document within the window, and the cosine, if any."""
-        vector = self.vector(terms)
+    def best_match(self, article_id: str, when: datetime, vector: dict[str, float]) -> tuple[str, float] | None:
+        """The member most similar to a document's vector within the window, and the cosine, if any."""
         shared: Counter[str] = Counter()
         for term in self._lookup_terms(vector):
             ids = self.postings.get(term, ())
@@ -196,6 +198,11 @@ class StoryIndex:
             if best is None or score > best[1]:
                 best = (other_id, score)
         return best
+
+
+@lru_cache(maxsize=1 << 16)
+def _log1p(n: int) -> float:
+    return math.log(n + 1)
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -227,8 +234,9 @@ def assign_into(index: StoryIndex, batch: list[StoryArticle], known_stories: dic
         when = _utc(article.when)
         kept = known_stories.get(article.article_id)
         story = kept or _story_of(article.duplicate_of, index, known_stories, result)
+        vector = index.vector(terms[article.article_id])
         if story is None:
-            match = index.best_match(article.article_id, when, terms[article.article_id])
+            match = index.best_match(article.article_id, when, vector)
             if match and match[1] >= index.settings.threshold:
                 story = index.members[match[0]].story_id
                 result.scores[article.article_id] = round(match[1], 4)
@@ -240,7 +248,7 @@ def assign_into(index: StoryIndex, batch: list[StoryArticle], known_stories: dic
             grown.add(story)
         elif story == article.article_id:
             result.new += 1
-        index.add(article.article_id, when, story, terms[article.article_id])
+        index.add(article.article_id, when, story, terms[article.article_id], vector)
     result.grown = len(grown)
     return result
 

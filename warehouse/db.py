@@ -90,10 +90,14 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
 
 def init_warehouse(warehouse: Path) -> None:
     """Create the folders and an empty part per table (so every view has a file to read),
-    then build the catalog if it is missing or out of date."""
+    then build the catalog if it is missing or out of date.
+
+    The empty part always has the table's current schema: views read the parts with
+    union_by_name, so a column added since older parts were written reads as null in them.
+    """
     for table in TABLES:
         empty = parquet_root(warehouse) / table / EMPTY_PART
-        if not empty.exists():
+        if not empty.exists() or not pq.read_schema(empty).equals(schema_of(table), check_metadata=False):
             _write_parquet(schema_of(table).empty_table(), empty)
     if _stored_catalog_version(warehouse) != catalog_version(warehouse):
         build_catalog(warehouse)

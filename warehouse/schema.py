@@ -26,6 +26,8 @@ TABLES: dict[str, pa.Schema] = {
             ("exact_duplicates", pa.int64()),
             ("near_duplicates", pa.int64()),
             ("entities", pa.int64()),
+            ("stories_new", pa.int64()),
+            ("stories_grown", pa.int64()),
             ("stage_seconds", pa.map_(pa.string(), pa.float64())),
         ]
     ),
@@ -83,6 +85,8 @@ TABLES: dict[str, pa.Schema] = {
             ("duplicate_of", pa.string()),
             ("duplicate_kind", pa.string()),
             ("similarity", pa.float64()),
+            # The story (one news event, any outlet, any words): its first article's id.
+            ("story_id", pa.string()),
             ("fetched_at", pa.timestamp("us", tz="UTC")),
         ]
     ),

@@ -101,6 +101,7 @@ def print_report(report) -> None:
         ("exact duplicates: same text", str(report.exact_duplicates)),
         ("near duplicates", str(report.near_duplicates)),
         ("entity mentions", str(report.entities)),
+        ("stories new / grown", f"{report.stories_new} / {report.stories_grown}"),
         ("time per stage (s)", "  ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items())),
     ]
     for name, value in rows:
