@@ -27,7 +27,14 @@ class FetchSettings(BaseModel):
     proxy: str
     batch_size: int
     max_failed_attempts: int
+    retry_backoff_hours: float
+    retry_backoff_max_hours: float
     refetch_after_hours: float
+    feed_recheck_hours: float
+    sitemap_max_urls: int
+    sitemap_max_age_hours: float
+    sitemap_max_files: int
+    sitemap_max_bytes: int
 
 
 class ExtractSettings(BaseModel):

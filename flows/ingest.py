@@ -58,7 +58,7 @@ def ingest(sources: list[Source], warehouse: Path, settings: Settings | None = N
         report = RunReport(run_id, str(warehouse), datetime.now(timezone.utc), sources=[s.name for s in sources])
         with _timed(report, "discover"):
             state = read_frontier(warehouse, settings.fetch)
-            discovered = discover_source.map(sources, unmapped(settings.fetch)).result()
+            discovered = discover_source.map(sources, unmapped(settings.fetch), unmapped(state.listings)).result()
             frontier = plan_frontier(_flatten(t for t, _ in discovered), state, {s.name: s.allow_private for s in sources})
         with _timed(report, "fetch"):
             batches = _batches(frontier.targets, settings.fetch.batch_size)

@@ -8,8 +8,7 @@ article gets a new version (the views keep the newest) with its entities and ind
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections import Counter
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -22,10 +21,10 @@ from prefect.cache_policies import NO_CACHE
 
 from wirehouse.config.settings import FetchSettings, StoriesSettings, WarehouseSettings
 from wirehouse.tasks.dedup import DedupResult, Fingerprint, KnownArticle
-from wirehouse.tasks.frontier import Frontier, FrontierState
+from wirehouse.tasks.frontier import FailedUrl, Frontier, FrontierState, ListingState, split_failed
 from wirehouse.tasks.records import SUCCESS_OUTCOMES, Article, EntityMention, Page, Rejection, Target
 from wirehouse.tasks.stories import StoryArticle, StoryResult, window_bounds
-from wirehouse.tasks.urls import url_article_id
+from wirehouse.tasks.urls import html_hash, url_article_id
 from wirehouse.warehouse import db
 
 
@@ -42,6 +41,7 @@ class RunReport:
     pages_fetched: int = 0
     pages_failed: int = 0
     pages_skipped: int = 0
+    pages_resting: int = 0  # failed before and backing off, or given up (fetch.max_failed_attempts)
     url_variants: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     articles_new: int = 0
@@ -53,6 +53,9 @@ class RunReport:
     stories_new: int = 0
     stories_grown: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # Per source: {"pages": page attempts, "articles": pages that became articles, "outcomes": {outcome: n}}
+    # over every attempt (listings included), later stages' outcomes replacing "ok".
+    by_source: dict[str, dict] = field(default_factory=dict)
 
 
 @contextmanager
@@ -68,45 +71,199 @@ def open_run(warehouse: Path, settings: WarehouseSettings, on_wait=None) -> Iter
         yield db.new_run_id()
 
 
+# Per URL (url_id): its latest attempt, and its failures since its last success. Shared by the
+# frontier (what to retry) and `wirehouse sources` (what is failing, what was given up).
+_URL_STATES = """
+    page_attempts as (
+        select url, url_id, source, outcome, discovered_via, warc_file, warc_offset, fetched_at,
+            outcome in ('ok', 'not_modified') as succeeded
+        from fetches
+        where kind = 'page'
+    ),
+    url_states as (
+        select
+            url_id,
+            arg_max(url, fetched_at) as url,
+            arg_max(source, fetched_at) as source,
+            arg_max(discovered_via, fetched_at) as discovered_via,
+            arg_max(warc_file, fetched_at) as warc_file,
+            arg_max(warc_offset, fetched_at) as warc_offset,
+            arg_max(succeeded, fetched_at) as last_succeeded,
+            max(fetched_at) as last_attempt,
+            max(fetched_at) filter (where succeeded) as last_success
+        from page_attempts
+        group by url_id
+    ),
+    failing_urls as (
+        select url_states.*, count(*) as failures
+        from url_states
+        join page_attempts using (url_id)
+        where not last_succeeded and not page_attempts.succeeded
+            and page_attempts.fetched_at > coalesce(url_states.last_success, '-infinity'::timestamptz)
+        group by all
+    )
+"""
+
+
 def read_frontier_state(warehouse: Path, settings: FetchSettings) -> FrontierState:
-    """URLs landed within the refetch window, and failed URLs still owed an attempt."""
-    since = datetime.now(timezone.utc) - timedelta(hours=settings.refetch_after_hours)
+    """What earlier runs left: URLs landed within the refetch window, failed URLs (due now or
+    resting, see `frontier.retry_due`), and the state of every feed and sitemap."""
+    now = datetime.now(timezone.utc)
+    since = now - timedelta(hours=settings.refetch_after_hours)
     with db.connect(warehouse) as con:
         landed = con.execute(
             "select distinct url_id from fetches where kind = 'page' and outcome in ('ok', 'not_modified') and fetched_at >= ?",
             [since],
         ).fetchall()
         failed = con.execute(
-            """
-            with page_attempts as (
-                select url, url_id, source, outcome, discovered_via, fetched_at
-                from fetches
-                where kind = 'page'
-            ),
-            per_url as (
-                select
-                    url_id,
-                    arg_max(url, fetched_at) as url,
-                    arg_max(source, fetched_at) as source,
-                    arg_max(discovered_via, fetched_at) as discovered_via,
-                    count(*) filter (where outcome not in ('ok', 'not_modified')) as failures,
-                    count(*) filter (where outcome in ('ok', 'not_modified')) as successes,
-                    arg_max(outcome, fetched_at) as last_outcome
-                from page_attempts
-                group by url_id
-            ),
+            f"""
+            with {_URL_STATES},
             final as (
-                select url, source, discovered_via
-                from per_url
-                where last_outcome not in ('ok', 'not_modified') and failures < ?
+                select url, source, discovered_via, warc_file, warc_offset, failures, last_attempt
+                from failing_urls
                 order by url
             )
             select * from final
-            """,
-            [settings.max_failed_attempts],
+            """
         ).fetchall()
-    retry = [Target(url=url, source=source, discovered_via=via) for url, source, via in failed]
-    return FrontierState(landed={row[0] for row in landed}, retry=retry)
+        listings = con.execute(
+            """
+            with listing_fetches as (
+                select url, outcome, http_status, etag, last_modified, content_hash, fetched_at
+                from fetches
+                where kind in ('feed', 'sitemap') and outcome in ('ok', 'not_modified')
+            ),
+            bodies as (
+                select
+                    url, content_hash, etag, last_modified,
+                    lag(content_hash) over by_time as previous_hash,
+                    lag(etag) over by_time as previous_etag,
+                    lag(last_modified) over by_time as previous_last_modified
+                from listing_fetches
+                where http_status = 200 and content_hash is not null
+                window by_time as (partition by url order by fetched_at)
+            ),
+            liars as (
+                select distinct url
+                from bodies
+                where content_hash <> previous_hash
+                    and (etag = previous_etag or last_modified = previous_last_modified)
+            ),
+            latest as (
+                select url, etag, last_modified, content_hash
+                from listing_fetches
+                qualify row_number() over (partition by url order by fetched_at desc) = 1
+            ),
+            final as (
+                select
+                    latest.*,
+                    (select max(fetched_at) from listing_fetches as f where f.url = latest.url and f.outcome = 'ok') as read_at,
+                    latest.url in (select url from liars) as validators_lie
+                from latest
+            )
+            select * from final
+            """
+        ).fetchall()
+    failures = [
+        FailedUrl(Target(url=url, source=source, discovered_via=via, warc_file=warc_file, warc_offset=offset), count, last)
+        for url, source, via, warc_file, offset, count, last in failed
+    ]
+    retry, resting = split_failed(failures, now, settings)
+    return FrontierState(
+        landed={row[0] for row in landed},
+        retry=retry,
+        resting=resting,
+        listings={row[0]: ListingState(*row[1:]) for row in listings},
+    )
+
+
+def read_source_summaries(warehouse: Path, settings: FetchSettings) -> list[dict]:
+    """Per source the warehouse's runs name: its last run and what it gave, and its failing URLs.
+
+    Returns:
+        One dict per source, by name: `last_run` (when it finished), `pages` (page attempts in
+        it), `articles` (pages that became articles), `new_articles` (articles that run landed
+        and that are still current), `yield` (articles / pages), `failures` (outcome -> count of
+        that run's failed attempts, listings included), `retrying` (failing URLs with attempts
+        left) and `given_up` (URLs that failed `max_failed_attempts` times: kept, not retried).
+    """
+    with db.connect(warehouse) as con:
+        cursor = con.execute(
+            f"""
+            with {_URL_STATES},
+            source_runs as (
+                select unnest(sources) as source, run_id, finished_at
+                from runs
+            ),
+            last_runs as (
+                select source, arg_max(run_id, finished_at) as run_id, max(finished_at) as last_run
+                from source_runs
+                group by source
+            ),
+            last_attempts as (
+                select fetches.source, fetches.kind, fetches.outcome
+                from fetches
+                join last_runs using (source, run_id)
+            ),
+            run_counts as (
+                select
+                    source,
+                    count(*) filter (where kind = 'page') as pages,
+                    count(*) filter (where kind = 'page' and outcome = 'ok') as articles
+                from last_attempts
+                group by source
+            ),
+            run_failures as (
+                select source, map(list(outcome order by outcome), list(n order by outcome)) as failures
+                from (
+                    select source, outcome, count(*) as n
+                    from last_attempts
+                    where outcome not in ('ok', 'not_modified')
+                    group by all
+                )
+                group by source
+            ),
+            new_articles as (
+                select articles.source, count(*) as new_articles
+                from articles
+                join last_runs on articles.source = last_runs.source and articles.loaded_by_run = last_runs.run_id
+                group by all
+            ),
+            failing as (
+                select
+                    source,
+                    count(*) filter (where failures < $max_failed_attempts) as retrying,
+                    count(*) filter (where failures >= $max_failed_attempts) as given_up
+                from failing_urls
+                group by source
+            ),
+            final as (
+                select
+                    last_runs.source,
+                    last_runs.last_run,
+                    coalesce(run_counts.pages, 0) as pages,
+                    coalesce(run_counts.articles, 0) as articles,
+                    coalesce(new_articles.new_articles, 0) as new_articles,
+                    round(run_counts.articles / nullif(run_counts.pages, 0), 3) as yield,
+                    run_failures.failures,
+                    coalesce(failing.retrying, 0) as retrying,
+                    coalesce(failing.given_up, 0) as given_up
+                from last_runs
+                left join run_counts using (source)
+                left join run_failures using (source)
+                left join new_articles using (source)
+                left join failing using (source)
+                order by last_runs.source
+            )
+            select * from final
+            """,
+            {"max_failed_attempts": settings.max_failed_attempts},
+        )
+        columns = [d[0] for d in cursor.description]
+        rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
+    for row in rows:
+        row["failures"] = dict(row["failures"] or {})
+    return rows
 
 
 def read_known_versions(warehouse: Path, article_ids: list[str]) -> dict[str, str]:
@@ -240,19 +397,40 @@ def tally_run(
 ) -> None:
     """Fill the report's counts from the stages' results."""
     attempts = feed_pages + pages
-    outcomes = Counter(p.outcome for p in attempts)
-    outcomes.subtract(["ok"] * len(rejections))
-    outcomes.update(r.outcome for r in rejections)
+    final = final_outcomes(attempts, rejections)
+    outcomes = Counter(final)
     report.outcomes = {name: count for name, count in sorted(outcomes.items()) if count}
+    report.by_source = summarise_sources(report.sources, attempts, final, new + updated + unchanged)
     report.pages_fetched = sum(1 for p in pages if p.outcome == "ok")
     report.pages_failed = sum(1 for p in attempts if p.outcome not in SUCCESS_OUTCOMES)
     report.pages_skipped = frontier.skipped_landed
+    report.pages_resting = frontier.skipped_failing
     report.url_variants = frontier.url_variants
     report.articles_new, report.articles_updated, report.articles_unchanged = len(new), len(updated), len(unchanged)
     report.exact_duplicates, report.near_duplicates = duplicates.exact, duplicates.near
     report.entities = len(mentions)
     if stories is not None:
         report.stories_new, report.stories_grown = stories.new, stories.grown
+
+
+def final_outcomes(pages: list[Page], rejections: list[Rejection]) -> list[str]:
+    """Each attempt's outcome once every stage has spoken: a page that yielded no article says why."""
+    rejected = {r.url: r.outcome for r in rejections}
+    return [rejected.get(page.url, page.outcome) if page.kind == "page" else page.outcome for page in pages]
+
+
+def summarise_sources(names: list[str], pages: list[Page], outcomes: list[str], articles: list[Article]) -> dict[str, dict]:
+    """Per source (in run order): page attempts, articles extracted, and every attempt's outcome counted."""
+    def empty() -> dict:
+        return {"pages": 0, "articles": 0, "outcomes": Counter()}
+
+    summary = defaultdict(empty, {name: empty() for name in names})
+    for page, outcome in zip(pages, outcomes):
+        summary[page.source]["pages"] += page.kind == "page"
+        summary[page.source]["outcomes"][outcome] += 1
+    for article in articles:
+        summary[article.source]["articles"] += 1
+    return {name: {**tally, "outcomes": dict(sorted(tally["outcomes"].items()))} for name, tally in summary.items()}
 
 
 def fetch_rows(pages: list[Page], rejections: list[Rejection]) -> list[dict]:
@@ -265,6 +443,7 @@ def fetch_rows(pages: list[Page], rejections: list[Rejection]) -> list[dict]:
             for name in (
                 "url", "source", "kind", "outcome", "error", "http_status", "content_type", "final_url",
                 "discovered_via", "etag", "last_modified", "elapsed_ms", "fetched_at",
+                "content_hash", "warc_file", "warc_offset",
             )
         }
         if page.url in rejected:
@@ -279,11 +458,11 @@ def raw_page_rows(pages: list[Page]) -> list[dict]:
     for page in pages:
         if page.kind != "page" or page.html is None:
             continue
-        html_hash = hashlib.sha256(page.html.encode("utf-8")).hexdigest()[:16]
-        if (page.url, html_hash) not in seen:
-            seen.add((page.url, html_hash))
+        digest = page.content_hash or html_hash(page.html)
+        if (page.url, digest) not in seen:
+            seen.add((page.url, digest))
             rows.append(
-                {"url": page.url, "final_url": page.final_url, "source": page.source, "html_hash": html_hash,
+                {"url": page.url, "final_url": page.final_url, "source": page.source, "html_hash": digest,
                  "html": page.html, "fetched_at": page.fetched_at}
             )
     return rows

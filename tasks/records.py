@@ -34,13 +34,18 @@ class Target:
 
     url: str
     source: str
-    kind: str = "page"  # "page" or "feed"
-    discovered_via: str | None = None  # the feed or list the URL came from
+    kind: str = "page"  # "page", or a listing: "feed", "sitemap", "homepage"
+    discovered_via: str | None = None  # the feed, sitemap, list or WARC file the URL came from
     allow_private: bool = False
     per_host_delay: float | None = None  # the source's override of fetch.per_host_delay
     # Conditional-request validators from the last successful fetch, if any.
     etag: str | None = None
     last_modified: str | None = None
+    # The body hash of the last fetch of a listing: a body with this hash is not parsed again.
+    content_hash: str | None = None
+    # Set when the page is read from a WARC file (the record's offset in it), not over HTTP.
+    warc_file: str | None = None
+    warc_offset: int | None = None
 
 
 @dataclass
@@ -61,6 +66,9 @@ class Page:
     etag: str | None = None
     last_modified: str | None = None
     discovered_via: str | None = None
+    content_hash: str | None = None  # of the decoded body (raw_pages.html_hash); a 304 keeps the last one
+    warc_file: str | None = None
+    warc_offset: int | None = None
 
 
 @dataclass

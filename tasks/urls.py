@@ -63,3 +63,8 @@ def content_hash(text: str) -> str:
     """SHA-256 (hex, 16 digits) of whitespace- and case-folded text: equal for exact copies."""
     folded = " ".join(text.lower().split())
     return hashlib.sha256(folded.encode("utf-8")).hexdigest()[:16]
+
+
+def html_hash(html: str) -> str:
+    """16 hex digits of SHA-256 over a fetched body as decoded: `raw_pages.html_hash`, `fetches.content_hash`."""
+    return hashlib.sha256(html.encode("utf-8")).hexdigest()[:16]

@@ -26,3 +26,35 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The misbehaving HTTP server of tests/badserver.py on 127.0.0.1, one per test module."""
+    from badserver import BadServer
+
+    server = BadServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fetch_settings():
+    """Fetch settings for the bad server: small timeouts and caps; loopback targets allowed."""
+    from badserver import MAX_BYTES
+
+    return load_settings().fetch.model_copy(
+        update={
+            "connect_timeout": 0.5,
+            "read_timeout": 0.3,
+            "total_timeout": 1.0,
+            "max_bytes": MAX_BYTES,
+            "sitemap_max_bytes": MAX_BYTES,
+            "retries": 1,
+            "backoff": 0.05,
+            "max_retry_after": 2.0,
+            "per_host_delay": 0.0,
+            "max_connections": 8,
+            "allow_private": True,
+        }
+    )

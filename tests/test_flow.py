@@ -118,9 +118,11 @@ def test_every_attempt_is_recorded_in_fetches_and_runs(sample_run):
 def test_second_run_changes_nothing(sample_run):
     warehouse, first, site, sources, settings = sample_run
     before = _snapshot(warehouse)
-    # Landed pages are skipped; then a forced refetch of everything must merge to the same rows.
+    # The feeds are unchanged (same body hash): not parsed, so nothing is fetched. Then a forced
+    # refetch of everything must merge to the same rows.
     skipping = ingest(sources, warehouse, settings)
-    assert (skipping.articles_new, skipping.pages_fetched, skipping.pages_skipped) == (0, 0, len(load_catalog().articles))
+    assert (skipping.articles_new, skipping.pages_fetched) == (0, 0)
+    assert skipping.outcomes == {"not_modified": len(load_catalog().outlets)}
     refetch = _sample_settings(settings, site, refetch_after_hours=0.0)
     again = ingest(sources, warehouse, refetch)
     assert (again.articles_new, again.articles_updated, again.articles_unchanged) == (0, 0, len(load_catalog().articles))
@@ -134,7 +136,7 @@ def test_failed_fetches_are_recorded_and_retried_on_the_next_run(prefect_harness
         failing = {"/always500": "http_5xx", "/slow": "timeout", "/report.pdf": "not_html"}
         source = adhoc_source([], [server.url(path) for path in ["/good", *failing]], allow_private=True)
         fast = settings.model_copy(
-            update={"fetch": settings.fetch.model_copy(update={"read_timeout": 0.3, "total_timeout": 1.0, "retries": 1, "backoff": 0.05})}
+            update={"fetch": settings.fetch.model_copy(update={"read_timeout": 0.3, "total_timeout": 1.0, "retries": 1, "backoff": 0.05, "retry_backoff_hours": 0.0})}
         )
         warehouse = fast.warehouse.path
         report = ingest([source], warehouse, fast)

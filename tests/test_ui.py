@@ -185,6 +185,8 @@ def test_serve_runs_the_schedule_without_a_hand_trigger(server, tmp_path):
         deployments = _filter(api, "deployments", {})
         assert [d["name"] for d in deployments if d["id"] == scheduled[0]["deployment_id"]] == ["scheduled-ingest"]
         assert not any(d.get("paused") for d in deployments)
+        limits = {c["name"]: c["limit"] for c in _filter(api, "v2/concurrency_limits", {})}
+        assert limits.get("wirehouse-warehouse-writer") == 1, "one ingest writes at a time across deployments"
     finally:
         _stop(proc)
     n = len(load_catalog().articles)

@@ -48,6 +48,11 @@ TABLES: dict[str, pa.Schema] = {
             ("last_modified", pa.string()),
             ("elapsed_ms", pa.float64()),
             ("fetched_at", pa.timestamp("us", tz="UTC")),
+            # Hash of the decoded body (as raw_pages.html_hash); a feed whose hash is unchanged is not parsed.
+            ("content_hash", pa.string()),
+            # A page read from a WARC file: the file and the byte offset of its record.
+            ("warc_file", pa.string()),
+            ("warc_offset", pa.int64()),
         ]
     ),
     "raw_pages": pa.schema(

@@ -103,6 +103,7 @@ def print_report(report) -> None:
         ("entity mentions", str(report.entities)),
         ("stories new / grown", f"{report.stories_new} / {report.stories_grown}"),
         ("time per stage (s)", "  ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items())),
+        ("pages resting (failed: backoff)", str(report.pages_resting)),
     ]
     for name, value in rows:
         table.add_row(name, value)
@@ -114,11 +115,87 @@ def print_report(report) -> None:
 
 @app.command()
 def extract(
+    if report.by_source:
+        console.print(_source_table(report.by_source))
     path: Annotated[Optional[Path], typer.Argument(help="An HTML file")] = None,
     url: Annotated[Optional[str], typer.Option(help="The page's URL")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     input: Annotated[Optional[Path], typer.Option("--input", help="Manifest JSONL: {id, path, url} a line")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", help="Output JSONL")] = None,
+def _outcome_counts(outcomes: dict[str, int], skip=("ok", "not_modified")) -> str:
+    """"http_5xx 2, timeout 1": the counts of the outcomes not in `skip`, largest first."""
+    counted = sorted(((n, name) for name, n in outcomes.items() if name not in skip and n), key=lambda x: (-x[0], x[1]))
+    return ", ".join(f"{name} {n}" for n, name in counted)
+
+
+def _source_table(by_source: dict[str, dict]) -> Table:
+    """The run's compact per-source table: pages, articles, yield, every other outcome."""
+    table = Table("source", title="per source", title_justify="left")
+    for column in ("pages", "articles", "yield", "unchanged"):
+        table.add_column(column, justify="right")
+    table.add_column("failed")
+    for name, tally in by_source.items():
+        pages, articles, outcomes = tally["pages"], tally["articles"], tally["outcomes"]
+        table.add_row(
+            name, str(pages), str(articles), f"{articles / pages:.2f}" if pages else "-",
+            str(outcomes.get("not_modified", 0)), _outcome_counts(outcomes),
+        )
+    return table
+
+
+@app.command()
+def sources(
+    sources: Annotated[Optional[Path], typer.Option("--sources", "-s", help="A sources TOML file")] = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """List the sources with their last run, yield and failures (from the warehouse).
+
+    With --sources, every source of the file is listed, run or not; without, every source the
+    warehouse has seen.
+    """
+    from wirehouse.config.sources import load_sources
+    from wirehouse.tasks.load import read_source_summaries
+    from wirehouse.warehouse import db
+
+    settings = _settings(config)
+    target = _warehouse(warehouse, settings)
+    try:
+        listed = load_sources(sources) if sources else []
+    except (ValueError, OSError) as exc:
+        _fail(str(exc).splitlines()[0])
+    if not listed and not db.catalog_path(target).exists():
+        _fail(f"no warehouse at {target} and no --sources file: nothing to list")
+    stats = {row["source"]: row for row in read_source_summaries(target, settings.fetch)} if db.catalog_path(target).exists() else {}
+    names = [source.name for source in listed] or list(stats)
+    configured = {source.name: source for source in listed}
+    table = Table(title=f"sources in {target}", title_justify="left")
+    for column in ("source", "reads", "schedule", "last run", "pages", "articles", "new", "yield", "failed last run", "retrying", "given up"):
+        numeric = column in ("pages", "articles", "new", "yield", "retrying", "given up")
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=column in ("source", "last run"))
+    for name in names:
+        row, source = stats.get(name), configured.get(name)
+        reads = _source_reads(source) if source else ""
+        schedule = (source.schedule or "") if source else ""
+        if source is not None and not source.enabled:
+            schedule = f"{schedule} (disabled)".strip()
+        if row is None:
+            table.add_row(name, reads, schedule, "never", *[""] * 7)
+            continue
+        table.add_row(
+            name, reads, schedule, f"{row['last_run']:%Y-%m-%d %H:%M}", str(row["pages"]), str(row["articles"]),
+            str(row["new_articles"]), "-" if row["yield"] is None else f"{row['yield']:.2f}",
+            _outcome_counts(row["failures"]), str(row["retrying"]), str(row["given_up"]),
+        )
+    console.print(table)
+
+
+def _source_reads(source) -> str:
+    """"feeds 2, sitemaps 1": what a source reads, by kind."""
+    kinds = ("feeds", "sitemaps", "homepages", "urls", "url_files", "warc_files")
+    return ", ".join(f"{kind} {len(getattr(source, kind))}" for kind in kinds if getattr(source, kind))
+
+
     config: ConfigOpt = None,
 ) -> None:
     """Extract one page (PATH), or a batch (--input MANIFEST --output OUT)."""
