@@ -1,9 +1,10 @@
-"""The sources file: which feeds, pages and URL lists to fetch, one `[[source]]` table each."""
+"""The sources file: which feeds, sitemaps, homepages, pages, URL lists and WARC files to read, one `[[source]]` table each."""
 
 from __future__ import annotations
 
 import re
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -28,6 +29,23 @@ def check_http_url(url: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 
 
+def check_cron(expression: str) -> str:
+    """The cron expression, whitespace-normalised, if it has five valid fields; ValueError otherwise."""
+    from cronsim import CronSim, CronSimError
+
+    expression = " ".join(expression.split())
+    if len(expression.split()) != 5:
+        raise ValueError(f"a cron schedule has five fields (minute hour day month weekday): {expression!r}")
+    try:
+        CronSim(expression, datetime.now(UTC))
+    except CronSimError as exc:
+        raise ValueError(f"bad cron schedule {expression!r}: {exc}") from None
+    return expression
+
+
+Cron = Annotated[str, AfterValidator(check_cron)]
+
+
 class Source(BaseModel):
     """One outlet (or list) to fetch: its feeds, its pages and files of page URLs."""
 
@@ -35,8 +53,12 @@ class Source(BaseModel):
 
     name: str = Field(min_length=1)
     feeds: list[HttpUrl] = []  # RSS, Atom or JSON Feed URLs; their item links become page targets
+    sitemaps: list[HttpUrl] = []  # sitemaps, sitemap indexes, Google News sitemaps (.xml or .xml.gz)
+    homepages: list[HttpUrl] = []  # pages whose advertised feeds (<link rel=alternate>) are read
     urls: list[HttpUrl] = []  # page URLs fetched as they are
     url_files: list[Path] = []  # text files of page URLs, one a line; "#" starts a comment
+    warc_files: list[Path] = []  # WARC files (.warc or .warc.gz, e.g. CC-NEWS); pages read from them
+    schedule: Cron | None = None  # when `wirehouse serve` runs this source, a cron expression
     per_host_delay: float | None = Field(default=None, ge=0)  # overrides fetch.per_host_delay
     allow_private: bool = False  # let this source reach loopback/private addresses
     language: str | None = None  # expected language, when known
@@ -88,12 +110,14 @@ def _parse_sources(values: dict, lines: list[str], where: str, base: Path) -> li
             raise ValueError(f"{where}:{line}: {label}: {path}: {message}{more}") from None
         if any(earlier.name == source.name for earlier in sources):
             raise ValueError(f"{where}:{_line_of_source(lines, index, 'name')}: {label}: name: used twice")
-        # url_files are relative to the sources file, so the file works from any directory.
-        source.url_files = [base / path for path in source.url_files]
-        for number, path in enumerate(source.url_files):
-            if not path.is_file():
-                line = _line_of_source(lines, index, "url_files")
-                raise ValueError(f"{where}:{line}: {label}: url_files.{number}: no such file: {path}")
+        # Files are relative to the sources file, so the file works from any directory.
+        for key in ("url_files", "warc_files"):
+            paths = [base / path for path in getattr(source, key)]
+            setattr(source, key, paths)
+            for number, path in enumerate(paths):
+                if not path.is_file():
+                    line = _line_of_source(lines, index, key)
+                    raise ValueError(f"{where}:{line}: {label}: {key}.{number}: no such file: {path}")
         sources.append(source)
     return sources
 

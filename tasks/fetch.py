@@ -1,8 +1,9 @@
 """The fetch stage, the only code that touches the network: sources -> targets -> pages.
 
 `HttpFetcher.fetch(target)` turns one URL into one `Page` whatever the server does (an outcome
-from FETCH_OUTCOMES and a one-line error, never an exception); `fetch_targets` runs a batch
-politely across hosts; `discover_targets` reads a source's feeds and lists into targets.
+from FETCH_OUTCOMES and a one-line error, never an exception); `WarcFetcher` does the same for a
+page stored in a WARC file; `fetch_targets` runs a batch politely across hosts; `discover_targets`
+reads a source's listings (feeds, sitemaps, homepages, URL lists, WARC files) into targets.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Protocol
@@ -32,13 +33,20 @@ from urllib.parse import urljoin, urlsplit
 import charset_normalizer
 import feedparser
 import httpx
+from lxml import etree
+from lxml import html as lxml_html
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from protego import Protego
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 
 from wirehouse.config.settings import FetchSettings
 from wirehouse.config.sources import Source
+from wirehouse.tasks.frontier import ListingState, listing_validators
 from wirehouse.tasks.records import Page, Target
+from wirehouse.tasks.urls import html_hash
+from wirehouse.tasks.naming import fetch_run_name, source_run_name
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +55,18 @@ ACCEPT = {
     "page": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
     "feed": "application/rss+xml,application/atom+xml,application/feed+json,application/xml;q=0.9,*/*;q=0.1",
     "robots": "text/plain,*/*;q=0.1",
+    "sitemap": "application/xml,text/xml;q=0.9,application/gzip;q=0.8,*/*;q=0.1",
 }
+ACCEPT["homepage"] = ACCEPT["page"]
 PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Feeds are often served as text/xml, text/plain or even text/html; feedparser copes with all.
 FEED_TYPE_WORDS = ("xml", "rss", "atom", "json", "text/plain", "text/html")
+# Sitemaps: XML, or a .xml.gz served as gzip or plain bytes.
+SITEMAP_TYPE_WORDS = ("xml", "gzip", "octet-stream", "text/plain")
+GZIP_MAGIC = b"\x1f\x8b"
+# Where feeds usually live when a homepage does not advertise one (WordPress, Ghost, Hugo, Blogger...).
+COMMON_FEED_PATHS = ("/feed", "/rss", "/rss.xml", "/feed.xml", "/atom.xml", "/index.xml", "/feeds/posts/default")
+FEED_LINK_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json", "application/json"})
 ROBOTS_MAX_BYTES = 512_000  # RFC 9309: parse at least 500 KiB, ignore the rest
 ROBOTS_TTL = 3600.0  # seconds a robots.txt is reused: about one run on the hourly schedule
 ERROR_BODY_BYTES = 65_536  # read of an error body: enough to recognise a challenge page
@@ -182,6 +198,8 @@ def accepts_type(kind: str, content_type: str | None) -> bool:
         return True
     if kind == "feed":
         return any(word in media for word in FEED_TYPE_WORDS)
+    if kind == "sitemap":
+        return any(word in media for word in SITEMAP_TYPE_WORDS)
     return media in PAGE_TYPES
 
 
@@ -309,6 +327,106 @@ def read_url_file(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
+@dataclass
+class SitemapEntry:
+    """One <url> of a urlset or <sitemap> of an index: its location and date, if any."""
+
+    loc: str
+    date: datetime | None = None  # news:publication_date, else lastmod
+
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
+
+
+def parse_w3c_date(value: str | None) -> datetime | None:
+    """A sitemap date (W3C Datetime: "2024-05-01", "2024-05-01T12:00:00+02:00", "...Z"); None if bad."""
+    if not value or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def parse_sitemap(text: str, sitemap_url: str) -> tuple[str, list[SitemapEntry]]:
+    """The entries of a sitemap document.
+
+    Args:
+        text: the decoded XML of a sitemap, a sitemap index or a Google News sitemap.
+        sitemap_url: where it came from; relative locations are resolved against it.
+
+    Returns:
+        ("index", child sitemaps) for a <sitemapindex>, else ("urlset", page URLs), each with
+        its date: a Google News `news:publication_date` when given, else `lastmod`. Locations
+        that are not http(s) are dropped; entities are never resolved, the network never used.
+
+    Raises:
+        ValueError: the text is not XML, or its root is neither <urlset> nor <sitemapindex>.
+    """
+    try:
+        root = etree.fromstring(_XML_DECLARATION.sub("", text, count=1).encode("utf-8"), _XML_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"not XML: {exc}") from None
+    if root is None:
+        raise ValueError("not XML")
+    name = etree.QName(root).localname
+    if name not in ("urlset", "sitemapindex"):
+        raise ValueError(f"the root element is <{name}>, not <urlset> or <sitemapindex>")
+    kind = "index" if name == "sitemapindex" else "urlset"
+    entries = []
+    for element in root:
+        if not isinstance(element.tag, str) or etree.QName(element).localname not in ("url", "sitemap"):
+            continue
+        fields = {etree.QName(child).localname: (child.text or "").strip() for child in element.iter() if isinstance(child.tag, str)}
+        loc = urljoin(sitemap_url, fields.get("loc", ""))
+        if fields.get("loc") and urlsplit(loc).scheme in ("http", "https"):
+            date = parse_w3c_date(fields.get("publication_date")) or parse_w3c_date(fields.get("lastmod"))
+            entries.append(SitemapEntry(loc, date))
+    return kind, entries
+
+
+def select_entries(entries: list[SitemapEntry], limit: int, max_age_hours: float, now: datetime) -> list[SitemapEntry]:
+    """The newest `limit` entries no older than `max_age_hours` (0: any age); undated ones last, in order."""
+    if max_age_hours > 0:
+        cutoff = now - timedelta(hours=max_age_hours)
+        entries = [entry for entry in entries if entry.date is None or entry.date >= cutoff]
+    newest_first = sorted(entries, key=lambda entry: (entry.date is None, -(entry.date.timestamp() if entry.date else 0)))
+    return newest_first[:limit]
+
+
+def advertised_feeds(text: str, page_url: str) -> list[str]:
+    """The feeds a page advertises with <link rel="alternate" type="application/rss+xml" ...>, in order."""
+    try:
+        document = lxml_html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return []
+    feeds = []
+    for link in document.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        if "alternate" in rel and media_type(link.get("type")) in FEED_LINK_TYPES and link.get("href"):
+            url = urljoin(page_url, link.get("href").strip())
+            if urlsplit(url).scheme in ("http", "https") and url not in feeds:
+                feeds.append(url)
+    return feeds
+
+
+def warc_records(path: Path) -> Iterator[tuple[str, int]]:
+    """The (target URI, record offset) of every 2xx HTTP response record of a WARC file.
+
+    Request, metadata and warcinfo records, and archived redirects and errors, are not pages.
+    """
+    with open(path, "rb") as stream:
+        records = ArchiveIterator(stream)
+        for record in records:
+            uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+            if record.rec_type != "response" or record.http_headers is None or urlsplit(uri).scheme not in ("http", "https"):
+                continue
+            if (record.http_headers.get_statuscode() or "").startswith("2"):
+                yield uri, records.get_record_offset()
+
+
 # -- politeness -----------------------------------------------------------------------------
 
 
@@ -405,6 +523,57 @@ def _read_body(response: httpx.Response, limit: int, deadline: float, total: flo
     return b"".join(chunks)
 
 
+def body_limit(kind: str, settings: FetchSettings) -> int:
+    """The most bytes (once decompressed) a body of this kind may have."""
+    return {"robots": ROBOTS_MAX_BYTES, "sitemap": settings.sitemap_max_bytes}.get(kind, settings.max_bytes)
+
+
+def accept_body(kind: str, status: int, headers: httpx.Headers, body: bytes, limit: int) -> str:
+    """The text of a received 2xx body, or FetchFailed (decode_error, not_html, blocked, too_large).
+
+    A sitemap may be a gzip file itself (`.xml.gz`, not a Content-Encoding): it is inflated here,
+    with the same cap against bombs.
+    """
+    if kind == "sitemap" and body.startswith(GZIP_MAGIC):
+        body = _Inflater("gzip").feed(body, limit)
+        if len(body) > limit:
+            raise FetchFailed("too_large", f"sitemap over sitemap_max_bytes ({limit} bytes) once decompressed")
+    try:
+        text = decode_body(body, headers.get("content-type"))
+    except UnicodeError as exc:
+        raise FetchFailed("decode_error", f"cannot decode the body: {exc}") from None
+    if kind in ("page", "homepage") and not media_type(headers.get("content-type")) and not looks_like_html(text):
+        raise FetchFailed("not_html", "no Content-Type and the body is not HTML")
+    if is_challenge(headers, text):
+        raise FetchFailed("blocked", f"HTTP {status} but a bot challenge page")
+    return text
+
+
+def new_page(target: Target) -> Page:
+    """The Page of one attempt at a target, before anything is known: outcome "ok" until it fails."""
+    return Page(
+        url=target.url,
+        source=target.source,
+        outcome="ok",
+        fetched_at=datetime.now(UTC),
+        kind=target.kind,
+        discovered_via=target.discovered_via,
+        etag=target.etag,
+        last_modified=target.last_modified,
+        warc_file=target.warc_file,
+        warc_offset=target.warc_offset,
+    )
+
+
+def settle(page: Page, target: Target) -> Page:
+    """Hash the body; a body identical to the target's last one (a listing) is not_modified, unparsed."""
+    if page.html is not None:
+        page.content_hash = html_hash(page.html)
+        if target.content_hash == page.content_hash:
+            page.outcome, page.html = "not_modified", None
+    return page
+
+
 def _connect_failure(exc: httpx.ConnectError, url: str) -> FetchFailed:
     """Tell a DNS failure from a refused or otherwise failed connection."""
     host = host_key(url)
@@ -466,21 +635,12 @@ class HttpFetcher:
             A Page with an outcome from FETCH_OUTCOMES; `html` holds the decoded text when "ok",
             `error` one line when not. Never raises for a bad URL or a bad server.
         """
-        page = Page(
-            url=target.url,
-            source=target.source,
-            outcome="ok",
-            fetched_at=datetime.now(UTC),
-            kind=target.kind,
-            discovered_via=target.discovered_via,
-            etag=target.etag,
-            last_modified=target.last_modified,
-        )
+        page = new_page(target)
         try:
             self._fetch_into(page, target)
         except FetchFailed as failure:
             page.outcome, page.error, page.html = failure.outcome, failure.error, None
-        return page
+        return settle(page, target)
 
     def _fetch_into(self, page: Page, target: Target) -> None:
         settings = self.settings
@@ -503,17 +663,9 @@ class HttpFetcher:
                 backoff = settings.backoff * 2**attempt
                 time.sleep(min(max(backoff, failure.retry_after), settings.max_retry_after))
         if response.status == 304:
-            page.outcome = "not_modified"
+            page.outcome, page.content_hash = "not_modified", target.content_hash
             return
-        try:
-            text = decode_body(response.body, response.headers.get("content-type"))
-        except UnicodeError as exc:
-            raise FetchFailed("decode_error", f"cannot decode the body: {exc}") from None
-        if target.kind == "page" and not media_type(response.headers.get("content-type")) and not looks_like_html(text):
-            raise FetchFailed("not_html", "no Content-Type and the body is not HTML")
-        if is_challenge(response.headers, text):
-            raise FetchFailed("blocked", f"HTTP {response.status} but a bot challenge page")
-        page.html = text
+        page.html = accept_body(target.kind, response.status, response.headers, response.body, body_limit(target.kind, settings))
 
     def _follow(
         self, page: Page, url: str, kind: str, headers: dict, delay: float, allow_private: bool, robots: bool
@@ -586,7 +738,7 @@ class HttpFetcher:
             raise FetchFailed("http_4xx", f"HTTP {status} {response.reason_phrase} is not a page".strip())
         if not accepts_type(kind, headers.get("content-type")):
             raise FetchFailed("not_html", f"a {kind} cannot be {media_type(headers.get('content-type'))}")
-        limit = ROBOTS_MAX_BYTES if kind == "robots" else settings.max_bytes
+        limit = body_limit(kind, settings)
         length = headers.get("content-length", "")
         if kind != "robots" and length.isdigit() and int(length) > limit:
             raise FetchFailed("too_large", f"Content-Length {length} is over max_bytes ({limit})")
@@ -628,6 +780,65 @@ class HttpFetcher:
         return Protego.parse(response.body.decode("utf-8", errors="replace"))
 
 
+class WarcFetcher:
+    """The Fetcher of pages stored in WARC files: reads the record at `target.warc_offset`.
+
+    The page comes from the archive, as the crawler that wrote it saw it: no request is sent, so
+    robots.txt and politeness do not apply; the size cap, charset handling, type check and the
+    outcomes do, as for HTTP. Thread-safe: every fetch opens the file on its own.
+    """
+
+    def __init__(self, settings: FetchSettings):
+        self.settings = settings
+
+    def fetch(self, target: Target) -> Page:
+        """Read one target's record; a Page with an outcome from FETCH_OUTCOMES, never an exception."""
+        page = new_page(target)
+        started = time.monotonic()
+        try:
+            self._read_into(page, target)
+        except FetchFailed as failure:
+            page.outcome, page.error, page.html = failure.outcome, failure.error, None
+        page.elapsed_ms = (time.monotonic() - started) * 1000
+        return settle(page, target)
+
+    def _read_into(self, page: Page, target: Target) -> None:
+        if target.warc_file is None or target.warc_offset is None:
+            raise FetchFailed("decode_error", "no WARC file and offset to read the page from")
+        limit = body_limit(target.kind, self.settings)
+        try:
+            with open(target.warc_file, "rb") as stream:
+                stream.seek(target.warc_offset)
+                record = next(iter(ArchiveIterator(stream)), None)
+                if record is None or record.http_headers is None:
+                    raise FetchFailed("decode_error", f"no HTTP response record at offset {target.warc_offset}")
+                status = int(record.http_headers.get_statuscode() or 0)
+                headers = httpx.Headers(record.http_headers.headers)
+                # content_stream() undoes chunking and Content-Encoding; one byte over shows a cut.
+                body = record.content_stream().read(limit + 1)
+        except (OSError, ArchiveLoadFailed, ValueError, zlib.error) as exc:
+            raise FetchFailed("decode_error", f"cannot read the WARC record at {target.warc_offset}: {exc}") from None
+        page.final_url, page.http_status = record.rec_headers.get_header("WARC-Target-URI"), status
+        page.content_type = headers.get("content-type")
+        if not 200 <= status < 300:
+            raise FetchFailed("http_5xx" if status >= 500 else "http_4xx", f"archived HTTP {status}")
+        if not accepts_type(target.kind, page.content_type):
+            raise FetchFailed("not_html", f"a {target.kind} cannot be {media_type(page.content_type)}")
+        if len(body) > limit:
+            raise FetchFailed("too_large", f"archived body over max_bytes ({limit} bytes)")
+        page.html = accept_body(target.kind, status, headers, body, limit)
+
+
+class PipelineFetcher:
+    """The pipeline's Fetcher: a target with a `warc_file` is read from it, any other over HTTP."""
+
+    def __init__(self, http: Fetcher, warc: Fetcher):
+        self.http, self.warc = http, warc
+
+    def fetch(self, target: Target) -> Page:
+        return (self.warc if target.warc_file else self.http).fetch(target)
+
+
 _SHARED: dict[str, HttpFetcher] = {}
 _SHARED_GUARD = threading.Lock()
 
@@ -643,6 +854,11 @@ def shared_fetcher(settings: FetchSettings) -> HttpFetcher:
         if key not in _SHARED:
             _SHARED[key] = HttpFetcher(settings)
         return _SHARED[key]
+
+
+def pipeline_fetcher(settings: FetchSettings) -> PipelineFetcher:
+    """The shared HttpFetcher for URLs, a WarcFetcher for pages stored in WARC files."""
+    return PipelineFetcher(shared_fetcher(settings), WarcFetcher(settings))
 
 
 # -- batches and sources --------------------------------------------------------------------
@@ -665,15 +881,16 @@ def fetch_targets(targets: list[Target], settings: FetchSettings, fetcher: Fetch
     Args:
         targets: what to fetch, in any order and from any hosts.
         settings: the fetch settings; `max_connections` threads send the requests.
-        fetcher: the Fetcher to use; by default the process's shared HttpFetcher, which keeps
-            one request at a time per host, `per_host_delay` apart, across all batches.
+        fetcher: the Fetcher to use; by default `pipeline_fetcher`: WARC targets are read from
+            their file, the others go to the process's shared HttpFetcher, which keeps one
+            request at a time per host, `per_host_delay` apart, across all batches.
 
     Returns:
         One Page per target, in input order.
     """
     if not targets:
         return []
-    fetcher = shared_fetcher(settings) if fetcher is None else fetcher
+    fetcher = pipeline_fetcher(settings) if fetcher is None else fetcher
     # Submitted host by host in turn: a pool fed one host's URLs first would park every worker
     # on that host's turn while the other hosts idle.
     order = _interleave_by_host(targets)
@@ -684,64 +901,158 @@ def fetch_targets(targets: list[Target], settings: FetchSettings, fetcher: Fetch
     return pages  # type: ignore[return-value]
 
 
+class _Discovery:
+    """One source's discovery: makes its targets, fetches its listings, collects page targets."""
+
+    def __init__(self, source: Source, settings: FetchSettings, fetcher: Fetcher | None, listings: dict[str, ListingState]):
+        self.source, self.settings, self.fetcher, self.listings = source, settings, fetcher, listings
+        self.now = datetime.now(UTC)
+        self.listing_pages: list[Page] = []  # every homepage, feed and sitemap attempt
+        self.found: list[Target] = []  # page targets, in discovery order, duplicates included
+
+    def target(self, url: str, kind: str = "page", via: str | None = None, **fields) -> Target:
+        source = self.source
+        return Target(
+            url=url, source=source.name, kind=kind, discovered_via=via,
+            allow_private=source.allow_private, per_host_delay=source.per_host_delay, **fields,
+        )
+
+    def listing(self, url: str, kind: str, via: str | None = None) -> Target:
+        """A feed or child sitemap, asked conditionally while its stored state is trusted."""
+        return self.target(url, kind, via, **listing_validators(self.listings.get(url), self.now, self.settings))
+
+    def fetch(self, targets: list[Target]) -> list[Page]:
+        pages = fetch_targets(targets, self.settings, self.fetcher)
+        self.listing_pages.extend(pages)
+        return pages
+
+    def read_feeds(self) -> None:
+        """The source's feeds and its homepages' feeds: their items become page targets."""
+        feeds = {url: None for url in self.source.feeds}
+        read: list[Page] = []
+        for home in self.fetch([self.target(url, "homepage") for url in self.source.homepages]):
+            if home.outcome != "ok":
+                continue
+            advertised = advertised_feeds(home.html or "", home.final_url or home.url)
+            for url in advertised:
+                feeds.setdefault(url, home.url)
+            if not advertised:
+                read.extend(self.probe_feeds(home))
+        probed = {page.url for page in read}
+        read.extend(self.fetch([self.listing(url, "feed", via) for url, via in feeds.items() if url not in probed]))
+        for page in read:
+            if page.outcome != "ok" or page.html is None:
+                continue
+            links = feed_links(page.html, page.final_url or page.url)
+            if not links:
+                log.warning("feed %s of source %s lists no items", page.url, self.source.name)
+            self.found.extend(self.target(link, via=page.url) for link in links)
+
+    def probe_feeds(self, home: Page) -> list[Page]:
+        """The first of COMMON_FEED_PATHS on a homepage's site that answers as a feed, one at a time."""
+        base = home.final_url or home.url
+        for path in COMMON_FEED_PATHS:
+            (page,) = self.fetch([self.listing(urljoin(base, path), "feed", home.url)])
+            if page.outcome == "not_modified" or (page.outcome == "ok" and feed_links(page.html or "", page.final_url or page.url)):
+                return [page]
+        log.warning("homepage %s of source %s advertises no feed, and no common feed path answers", home.url, self.source.name)
+        return []
+
+    def read_sitemaps(self) -> None:
+        """The source's sitemaps, and the children of indexes: the newest URLs become page targets.
+
+        A sitemap named in the sources file is always read in full (an index that never changes
+        may point at a news sitemap that does); the children are asked conditionally, as feeds are.
+        """
+        settings = self.settings
+        entries: dict[str, tuple[SitemapEntry, str]] = {}
+        pages = self.fetch([self.target(url, "sitemap") for url in self.source.sitemaps])
+        for depth in (0, 1):
+            children: list[Target] = []
+            for page in pages:
+                kind, items = self.parse_sitemap(page)
+                if kind == "index" and depth == 0:
+                    chosen = select_entries(items, settings.sitemap_max_files, settings.sitemap_max_age_hours, self.now)
+                    children.extend(self.listing(entry.loc, "sitemap", page.url) for entry in chosen)
+                elif kind == "index":
+                    log.warning("sitemap index %s inside an index: not followed", page.url)
+                for entry in items if kind == "urlset" else []:
+                    entries.setdefault(entry.loc, (entry, page.url))
+            pages = self.fetch(children)
+        via = {entry.loc: url for entry, url in entries.values()}
+        chosen = select_entries([entry for entry, _ in entries.values()], settings.sitemap_max_urls, settings.sitemap_max_age_hours, self.now)
+        self.found.extend(self.target(entry.loc, via=via[entry.loc]) for entry in chosen)
+
+    @staticmethod
+    def parse_sitemap(page: Page) -> tuple[str, list[SitemapEntry]]:
+        """A fetched sitemap's entries; one that is not XML is recorded as a decode_error."""
+        if page.outcome != "ok" or page.html is None:
+            return "urlset", []
+        try:
+            return parse_sitemap(page.html, page.final_url or page.url)
+        except ValueError as exc:
+            page.outcome, page.error, page.html = "decode_error", f"not a sitemap: {exc}", None
+            return "urlset", []
+
+    def read_lists(self) -> None:
+        """The source's urls, url_files and WARC files' response records."""
+        self.found.extend(self.target(url) for url in self.source.urls)
+        for path in self.source.url_files:
+            self.found.extend(self.target(url, via=str(path)) for url in read_url_file(path))
+        for path in self.source.warc_files:
+            try:
+                for uri, offset in warc_records(path):
+                    self.found.append(self.target(uri, via=str(path), warc_file=str(path), warc_offset=offset))
+            except ArchiveLoadFailed as exc:
+                log.warning("WARC file %s of source %s is damaged; read up to the damage: %s", path, self.source.name, exc)
+
+
 def discover_targets(
-    source: Source, settings: FetchSettings, fetcher: Fetcher | None = None
+    source: Source,
+    settings: FetchSettings,
+    fetcher: Fetcher | None = None,
+    listings: dict[str, ListingState] | None = None,
 ) -> tuple[list[Target], list[Page]]:
-    """The page targets of a source: its feeds' items, its urls and its url_files' lines.
+    """The page targets of a source, from all it lists.
 
     Args:
         source: the source; `enabled` is not checked here.
-        settings: the fetch settings.
+        settings: the fetch settings (the sitemap_* limits, feed_recheck_hours).
         fetcher: as for `fetch_targets`.
+        listings: per feed or sitemap URL, what its last fetches left (validators, body hash);
+            see `frontier.listing_validators` for when they are used.
 
     Returns:
         The page targets, exact duplicates removed keeping the first (feed items in feed order,
-        then urls, then url_files), and the feed Pages (kind "feed"), failed ones included: a
-        failed feed gives its Page and no targets.
+        then sitemap URLs newest first, then urls, url_files and WARC records), and the listing
+        Pages (kind "homepage", "feed" or "sitemap"), failed and unchanged ones included: a
+        listing that failed or did not change gives its Page and no targets.
 
     Raises:
-        OSError: a url_file cannot be read (load_sources checked it existed).
+        OSError: a url_file or WARC file cannot be read (load_sources checked they existed).
     """
-
-    def target(url: str, kind: str = "page", via: str | None = None) -> Target:
-        return Target(
-            url=url,
-            source=source.name,
-            kind=kind,
-            discovered_via=via,
-            allow_private=source.allow_private,
-            per_host_delay=source.per_host_delay,
-        )
-
-    feed_pages = fetch_targets([target(url, kind="feed") for url in source.feeds], settings, fetcher)
-    found: list[tuple[str, str | None]] = []
-    for page in feed_pages:
-        if page.outcome != "ok" or page.html is None:
-            continue
-        links = feed_links(page.html, page.final_url or page.url)
-        if not links:
-            log.warning("feed %s of source %s lists no items", page.url, source.name)
-        found.extend((link, page.url) for link in links)
-    found.extend((url, None) for url in source.urls)
-    for path in source.url_files:
-        found.extend((url, str(path)) for url in read_url_file(path))
-    first_via: dict[str, str | None] = {}
-    for url, via in found:
-        first_via.setdefault(url, via)
-    targets = [target(url, via=via) for url, via in first_via.items()]
-    return targets, feed_pages
+    discovery = _Discovery(source, settings, fetcher, listings or {})
+    discovery.read_feeds()
+    discovery.read_sitemaps()
+    discovery.read_lists()
+    first: dict[str, Target] = {}
+    for target in discovery.found:
+        first.setdefault(target.url, target)
+    return list(first.values()), discovery.listing_pages
 
 
 # -- Prefect tasks --------------------------------------------------------------------------
 
 
-@task(name="discover-source", cache_policy=NO_CACHE)
-def discover_source(source: Source, settings: FetchSettings) -> tuple[list[Target], list[Page]]:
-    """Prefect task: the targets and feed pages of one source."""
-    return discover_targets(source, settings)
+@task(name="discover-source", task_run_name=source_run_name, tags=["stage:discover"], cache_policy=NO_CACHE)
+def discover_source(
+    source: Source, settings: FetchSettings, listings: dict[str, ListingState] | None = None
+) -> tuple[list[Target], list[Page]]:
+    """Prefect task: the targets and listing pages of one source."""
+    return discover_targets(source, settings, listings=listings)
 
 
-@task(name="fetch-batch", cache_policy=NO_CACHE)
+@task(name="fetch-batch", task_run_name=fetch_run_name, tags=["stage:fetch"], cache_policy=NO_CACHE)
 def fetch_batch(targets: list[Target], settings: FetchSettings) -> list[Page]:
     """Prefect task: fetch one batch of targets (at most `settings.batch_size` of them)."""
     return fetch_targets(targets, settings)

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PAGE = (
@@ -55,6 +56,44 @@ def _atom(base: str) -> bytes:
     ).encode()
 
 
+def article(title: str, *paragraphs: str, charset: str = "utf-8") -> str:
+    """A news article page long enough to be extracted as one."""
+    paragraphs = paragraphs or tuple(
+        f"{title}, part {n}: the council met on {day} to debate the harbour plan, and {n + 2} members spoke against it."
+        for n, day in enumerate(("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"))
+    )
+    body = "".join(f"<p>{text} ({n})</p>" for n, text in enumerate(paragraphs))
+    return (
+        f"<!doctype html><html><head><meta charset='{charset}'><title>{title}</title></head>"
+        f"<body><article><h1>{title}</h1>{body}</article></body></html>"
+    )
+
+
+def _ago(hours: float) -> str:
+    return (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
+
+
+def _urlset(base: str, entries: list[tuple[str, str]], news: bool = False) -> bytes:
+    """A sitemap of (path, date) entries; a Google News sitemap dates them by news:publication_date."""
+    namespace = ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"' if news else ""
+    def dated(date: str) -> str:
+        if news:
+            return f"<news:news><news:publication><news:name>Daily</news:name></news:publication><news:publication_date>{date}</news:publication_date></news:news>"
+        return f"<lastmod>{date}</lastmod>"
+    urls = "".join(f"<url><loc>{base}{path}</loc>{dated(date)}</url>" for path, date in entries)
+    return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"{namespace}>{urls}</urlset>'.encode()
+
+
+def _sitemap_index(base: str, entries: list[tuple[str, str]]) -> bytes:
+    children = "".join(f"<sitemap><loc>{base}{path}</loc><lastmod>{date}</lastmod></sitemap>" for path, date in entries)
+    return f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{children}</sitemapindex>'.encode()
+
+
+def _feed_of(base: str, paths: list[str]) -> bytes:
+    items = "".join(f"<item><title>{path}</title><link>{base}{path}</link></item>" for path in paths)
+    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Liar</title>{items}</channel></rss>'.encode()
+
+
 def _routes(server: BadServer) -> dict[str, Callable[[BaseHTTPRequestHandler], Reply]]:
     hits = server.hits
     base = server.url("")
@@ -64,6 +103,14 @@ def _routes(server: BadServer) -> dict[str, Callable[[BaseHTTPRequestHandler], R
         if request.headers.get("If-None-Match") == '"v1"':
             return Reply(304, headers={"ETag": '"v1"'})
         return Reply(body=PAGE.encode(), headers={"Content-Type": "text/html", "ETag": '"v1"'})
+
+    def liar(request: BaseHTTPRequestHandler) -> Reply:
+        # The ETag never changes while the items do: a conditional request always gets a 304.
+        if request.headers.get("If-None-Match") == '"forever"':
+            return Reply(304, headers={"ETag": '"forever"'})
+        return Reply(body=_feed_of(base, server.liar_items), headers={"Content-Type": "application/rss+xml", "ETag": '"forever"'})
+
+    xml = {"Content-Type": "application/xml"}
 
     return {
         "/good": lambda r: Reply(body=PAGE.encode()),
@@ -94,6 +141,34 @@ def _routes(server: BadServer) -> dict[str, Callable[[BaseHTTPRequestHandler], R
         "/feed.atom": lambda r: Reply(body=_atom(base), headers={"Content-Type": "application/atom+xml"}),
         "/feed500": lambda r: Reply(500, b"feed broken"),
         "/etag": etag,
+        "/liar.rss": liar,
+        "/truncated": lambda r: Reply(body=PAGE.encode()[:80], headers={"Content-Type": "text/html", "Content-Length": "5000"}, length=False),
+        # Sitemaps: plain (one URL too old for sitemap_max_age_hours), an index pointing at a
+        # gzip child and at an old child, a Google News sitemap dated by publication_date.
+        "/sitemap.xml": lambda r: Reply(
+            body=_urlset(base, [("/news/old", _ago(24 * 30)), ("/news/sm-1", _ago(2)), ("/news/sm-2", _ago(1))]), headers=xml
+        ),
+        "/sitemap_index.xml": lambda r: Reply(
+            body=_sitemap_index(base, [("/sitemap-recent.xml.gz", _ago(1)), ("/sitemap-2001.xml", _ago(24 * 365))]), headers=xml
+        ),
+        "/sitemap-recent.xml.gz": lambda r: Reply(
+            body=gzip.compress(_urlset(base, [("/news/gz-1", _ago(3))])), headers={"Content-Type": "application/x-gzip"}
+        ),
+        "/sitemap-2001.xml": lambda r: Reply(body=_urlset(base, [("/news/2001", "2001-01-01")]), headers=xml),
+        "/news-sitemap.xml": lambda r: Reply(
+            body=_urlset(base, [("/news/gn-old", _ago(24 * 10)), ("/news/gn-1", _ago(0.5))], news=True), headers=xml
+        ),
+        "/sitemap-bomb.xml.gz": lambda r: Reply(body=bomb, headers={"Content-Type": "application/gzip"}),
+        # Homepages: one advertising its feeds, one that does not (its feed is at /rss.xml).
+        "/home": lambda r: Reply(
+            body=(
+                "<html><head><link rel='alternate' type='application/rss+xml' href='/feed.rss'>"
+                "<link rel='alternate' type='application/atom+xml' href='feed.atom'>"
+                "<link rel='stylesheet' href='/style.css'></head><body>News</body></html>"
+            ).encode()
+        ),
+        "/bare/": lambda r: Reply(body=b"<html><head><title>Bare</title></head><body>News</body></html>"),
+        "/rss.xml": lambda r: Reply(body=_rss(base), headers={"Content-Type": "application/rss+xml"}),
     }
 
 
@@ -102,6 +177,7 @@ class BadServer:
 
     def __init__(self, host: str = "127.0.0.1"):
         self.hits: Counter[str] = Counter()
+        self.liar_items: list[str] = []  # the paths /liar.rss lists
         self.starts: dict[str, list[float]] = {}  # monotonic time of each request, per path
         self._lock = threading.Lock()
         outer = self
