@@ -1,9 +1,12 @@
--- Is each source healthy in a run? Its yield (share of fetched pages that became articles) and
--- failure rates in the run, against its mean yield over its previous runs.
--- Parameters: $run_id (the run to report), $baseline_runs (how many earlier runs with pages from
--- the source make its baseline), $yield_drop (flag a yield below this share of the baseline),
--- $max_failure_rate (flag a source when more of its pages than this failed: 4xx, 5xx, blocked).
--- Example: wirehouse sql --file source_health --param run_id=<id> --param baseline_runs=5 ...
+-- Is each source healthy in a run?
+-- Per source: the run's yield (share of fetched pages that became articles) and failure rates,
+-- against the source's mean yield over its previous runs, with a state: ok, new (no baseline
+-- yet), warning: yield below baseline, warning: failures.
+-- $run_id: the run to report (required: no default)
+-- $baseline_runs (default 5): how many earlier runs with pages from the source make its baseline
+-- $yield_drop (default 0.5): flag a yield below this share of the baseline
+-- $max_failure_rate (default 0.2): flag a source when more of its pages than this failed (4xx, 5xx, blocked)
+-- example: wirehouse sql --file source_health --param run_id=5359bcd5...
 with committed_runs as (
     select run_id, started_at from runs
 ),
@@ -35,7 +38,7 @@ earlier as (
 baselines as (
     select source, avg(yield) as baseline_yield, count(*) as baseline_n
     from earlier
-    where recency <= $baseline_runs
+    where recency <= cast($baseline_runs as integer)
     group by source
 ),
 dates as (
@@ -60,9 +63,9 @@ final as (
         round(current_run.http_5xx_rate, 3) as http_5xx_rate,
         round(current_run.blocked_rate, 3) as blocked_rate,
         case
-            when current_run.http_4xx_rate + current_run.http_5xx_rate + current_run.blocked_rate > $max_failure_rate
+            when current_run.http_4xx_rate + current_run.http_5xx_rate + current_run.blocked_rate > cast($max_failure_rate as double)
                 then 'warning: failures'
-            when baselines.baseline_yield > 0 and current_run.yield < $yield_drop * baselines.baseline_yield
+            when baselines.baseline_yield > 0 and current_run.yield < cast($yield_drop as double) * baselines.baseline_yield
                 then 'warning: yield below baseline'
             when baselines.baseline_yield is null then 'new'
             else 'ok'
