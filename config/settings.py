@@ -68,6 +68,13 @@ class EnrichSettings(BaseModel):
     labels: list[str]
     batch_size: int
     max_chars: int
+    workers: int
+    parallel_min_articles: int
+    chunk_size: int
+    keywords: int
+    keyword_max_words: int
+    keyword_max_chars: int
+    tone: bool
 
 
 class WarehouseSettings(BaseModel):

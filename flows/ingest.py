@@ -12,12 +12,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from wirehouse.config.settings import Settings, load_settings
 from wirehouse.config.sources import Source
 from wirehouse.tasks.dedup import dedup_articles, fingerprint_batch
-from wirehouse.tasks.enrich import enrich_batch, model_label
+from wirehouse.tasks.enrich import enrich_batch
+from wirehouse.tasks.entities import resolve
 from wirehouse.tasks.extract import extract_batch
 from wirehouse.tasks.fetch import discover_source, fetch_batch
 from wirehouse.tasks.frontier import plan_frontier
 from wirehouse.tasks.load import (
-    RunReport, land, open_run, read_candidates, read_frontier, read_known, read_stories, split_by_version, tally_run,
+    RunReport, land, open_run, read_aliases, read_candidates, read_frontier, read_known, read_stories, split_by_version, tally_run,
 )
 from wirehouse.tasks.stories import assign_story_ids
 
@@ -72,12 +73,14 @@ def ingest(sources: list[Source], warehouse: Path, settings: Settings | None = N
             prints = fingerprint_batch(changed, settings.dedup)
             duplicates = dedup_articles(changed, prints, read_candidates(warehouse, prints, changed), settings.dedup)
         with _timed(report, "enrich"):
-            mentions = _flatten(enrich_batch.map(_batches(changed, settings.enrich.batch_size), unmapped(settings.enrich)).result())
+            enriched = enrich_batch(changed, settings.enrich)
+            entities = resolve(enriched, read_aliases(warehouse, enriched))
+            mentions = entities.mentions
         with _timed(report, "stories"):
             recent, known_stories = read_stories(warehouse, changed, settings.stories)
             stories = assign_story_ids(changed, mentions, recent, known_stories, settings.stories)
         feed_pages = _flatten(p for _, p in discovered)
         tally_run(report, frontier, feed_pages, pages, rejections, new, updated, unchanged, duplicates, mentions, stories)
         with _timed(report, "load"):
-            return land(warehouse, report, feed_pages + pages, rejections, changed, prints, mentions, model_label(settings.enrich.model))
+            return land(warehouse, report, feed_pages + pages, rejections, changed, prints, enriched, entities)
 

@@ -21,8 +21,9 @@ from prefect.cache_policies import NO_CACHE
 
 from wirehouse.config.settings import FetchSettings, StoriesSettings, WarehouseSettings
 from wirehouse.tasks.dedup import DedupResult, Fingerprint, KnownArticle
+from wirehouse.tasks.entities import KnownEntity, Resolution, mention_keys
 from wirehouse.tasks.frontier import FailedUrl, Frontier, FrontierState, ListingState, split_failed
-from wirehouse.tasks.records import SUCCESS_OUTCOMES, Article, EntityMention, Page, Rejection, Target
+from wirehouse.tasks.records import SUCCESS_OUTCOMES, Article, ArticleEnrichment, EntityMention, Page, Rejection, Target
 from wirehouse.tasks.stories import StoryArticle, StoryResult, window_bounds
 from wirehouse.tasks.urls import html_hash, url_article_id
 from wirehouse.warehouse import db
@@ -363,6 +364,42 @@ def read_story_state(
     return [StoryArticle(*row) for row in rows], dict(stories)
 
 
+def read_entity_aliases(warehouse: Path, enrichments: list[ArticleEnrichment]) -> dict[str, KnownEntity]:
+    """alias key -> canonical entity, for the batch's name and acronym keys already in the warehouse."""
+    keys = mention_keys(enrichments)
+    if not keys:
+        return {}
+    with db.connect(warehouse) as con:
+        con.register("batch_keys", pa.table({"alias_key": keys}))
+        rows = con.execute(
+            """
+            with matched as (
+                select alias_key, entity_id from entity_aliases where alias_key in (select alias_key from batch_keys)
+            ),
+            final as (
+                select matched.alias_key, entities.entity_id, entities.name, entities.label
+                from matched
+                join entities using (entity_id)
+            )
+            select * from final
+            """
+        ).fetchall()
+    return {key: KnownEntity(entity_id, name, label) for key, entity_id, name, label in rows}
+
+
+def read_articles_since(warehouse: Path, since: datetime) -> list[Article]:
+    """The landed articles published (or, undated, fetched) on or after `since`, for re-enrichment."""
+    fields = [f.name for f in dataclasses.fields(Article)]
+    with db.connect(warehouse) as con:
+        columns = {row[0] for row in con.execute("describe articles").fetchall()}
+        chosen = [name for name in fields if name in columns]
+        rows = con.execute(
+            f"select {', '.join(chosen)} from articles where coalesce(date_published, fetched_at) >= ? order by article_id",
+            [since],
+        ).fetchall()
+    return [Article(**dict(zip(chosen, row))) for row in rows]
+
+
 def split_by_version(articles: list[Article], known: dict[str, str]) -> tuple[list[Article], list[Article], list[Article]]:
     """Split a run's articles into new, updated (text changed) and unchanged ones.
 
@@ -477,6 +514,38 @@ def _new_raw_pages(warehouse: Path, rows: list[dict]) -> list[dict]:
     return [row for row in rows if (row["url"], row["html_hash"]) not in stored]
 
 
+def enrichment_rows(enrichments: list[ArticleEnrichment]) -> list[dict]:
+    """`article_enrichments` rows: one per article, with each model's name and version."""
+    return [
+        {
+            "article_id": e.article_id, "language": e.language, "keywords": e.keywords,
+            "keyword_scores": e.keyword_scores, "tone": e.tone, "entity_count": len(e.mentions),
+            "acronyms": e.acronyms, "ner_model": e.models.get("ner"), "keyword_model": e.models.get("keywords"),
+            "tone_model": e.models.get("tone"),
+        }
+        for e in enrichments
+    ]
+
+
+def write_enrichment(warehouse: Path, run_id: str, enrichments: list[ArticleEnrichment], resolution: Resolution) -> None:
+    """Write a run's enrichment parts: per article, per mention, and the new entities and aliases."""
+    models = {e.article_id: e.models.get("ner") for e in enrichments}
+    db.write_part(warehouse, "article_enrichments", run_id, enrichment_rows(enrichments))
+    db.write_part(
+        warehouse, "article_entities", run_id,
+        [{**dataclasses.asdict(m), "model": models.get(m.article_id)} for m in resolution.mentions],
+    )
+    db.write_part(warehouse, "entities", run_id, resolution.entities)
+    db.write_part(warehouse, "entity_aliases", run_id, resolution.aliases)
+
+
+def commit_run(warehouse: Path, report: RunReport) -> RunReport:
+    """Write the run's `runs` row, which commits every part it wrote."""
+    report.finished_at = datetime.now(timezone.utc)
+    db.write_part(warehouse, "runs", report.run_id, [run_row(report)])
+    return report
+
+
 def article_rows(articles: list[Article]) -> list[dict]:
     """`articles` rows: every Article field plus its word count."""
     return [{**dataclasses.asdict(a), "word_count": len(a.text.split())} for a in articles]
@@ -489,8 +558,8 @@ def land_run(
     rejections: list[Rejection],
     articles: list[Article],
     prints: list[Fingerprint],
-    mentions: list[EntityMention],
-    model: str,
+    enrichments: list[ArticleEnrichment],
+    resolution: Resolution,
 ) -> RunReport:
     """Write the run's parts, then its `runs` row, which commits them all at once.
 
@@ -501,8 +570,8 @@ def land_run(
         rejections: fetched pages that yielded no article, with their outcome.
         articles: the new and updated articles only (unchanged ones are not written again).
         prints: the fingerprints of those articles (their LSH bands go to the index).
-        mentions: the entity mentions of those articles.
-        model: the NER model name and version recorded with each mention.
+        enrichments: the enrichments of those articles.
+        resolution: their mentions resolved to entities, and the entities and aliases first seen.
 
     Returns:
         The report as committed.
@@ -510,18 +579,13 @@ def land_run(
     db.write_part(warehouse, "fetches", report.run_id, fetch_rows(pages, rejections))
     db.write_part(warehouse, "raw_pages", report.run_id, _new_raw_pages(warehouse, raw_page_rows(pages)))
     db.write_part(warehouse, "articles", report.run_id, article_rows(articles))
-    db.write_part(
-        warehouse, "article_entities", report.run_id,
-        [{**dataclasses.asdict(m), "model": model} for m in mentions],
-    )
+    write_enrichment(warehouse, report.run_id, enrichments, resolution)
     landed = {a.article_id for a in articles}
     db.write_part(
         warehouse, "article_bands", report.run_id,
         [{"article_id": p.article_id, "band": i, "hash": h} for p in prints if p.article_id in landed for i, h in enumerate(p.bands)],
     )
-    report.finished_at = datetime.now(timezone.utc)
-    db.write_part(warehouse, "runs", report.run_id, [run_row(report)])
-    return report
+    return commit_run(warehouse, report)
 
 
 def run_row(report: RunReport) -> dict:
@@ -561,7 +625,27 @@ def read_stories(warehouse: Path, articles: list[Article], settings: StoriesSett
     return read_story_state(warehouse, articles, settings)
 
 
+@task(name="read-entity-aliases", cache_policy=NO_CACHE)
+def read_aliases(warehouse: Path, enrichments: list[ArticleEnrichment]) -> dict[str, KnownEntity]:
+    """Prefect task: the known entities the batch's names and acronyms point at."""
+    return read_entity_aliases(warehouse, enrichments)
+
+
+@task(name="read-articles-since", cache_policy=NO_CACHE)
+def read_since(warehouse: Path, since: datetime) -> list[Article]:
+    """Prefect task: the landed articles to re-enrich."""
+    return read_articles_since(warehouse, since)
+
+
+@task(name="land-enrichment", cache_policy=NO_CACHE)
+def land_enrichment(warehouse: Path, report: RunReport, enrichments: list[ArticleEnrichment], resolution: Resolution) -> RunReport:
+    """Prefect task: write a re-enrichment run's parts and commit it."""
+    write_enrichment(warehouse, report.run_id, enrichments, resolution)
+    report.entities = len(resolution.mentions)
+    return commit_run(warehouse, report)
+
+
 @task(name="land-run", cache_policy=NO_CACHE)
-def land(warehouse: Path, report: RunReport, pages, rejections, articles, prints, mentions, model: str) -> RunReport:
+def land(warehouse: Path, report: RunReport, pages, rejections, articles, prints, enrichments, resolution) -> RunReport:
     """Prefect task: write the run's parts and commit it."""
-    return land_run(warehouse, report, pages, rejections, articles, prints, mentions, model)
+    return land_run(warehouse, report, pages, rejections, articles, prints, enrichments, resolution)

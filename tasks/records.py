@@ -122,3 +122,22 @@ class EntityMention:
     start_char: int
     end_char: int
     sentence: int | None = None
+    # Set by normalization: the model's own label (`label` becomes the article's vote), the
+    # normalized name and, across articles, the canonical entity.
+    raw_label: str | None = None
+    name: str | None = None
+    entity_id: str | None = None
+
+
+@dataclass
+class ArticleEnrichment:
+    """What enrichment learned of one article: its mentions, keyphrases and tone."""
+
+    article_id: str
+    language: str | None
+    mentions: list[EntityMention]
+    acronyms: dict[str, str]  # acronym -> expansion, as the text defines them
+    keywords: list[str]
+    keyword_scores: list[float]  # YAKE scores: lower is more relevant
+    tone: float | None  # mean VADER compound score of the sentences, -1 (negative) to 1
+    models: dict[str, str]  # stage ("ner", "keywords", "tone") -> model name and version

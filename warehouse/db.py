@@ -67,6 +67,19 @@ def _view_files() -> list[tuple[str, str]]:
     return [(entry.name, entry.read_text(encoding="utf-8")) for entry in files]
 
 
+def query_names() -> list[str]:
+    """The names of the documented queries in warehouse/queries/."""
+    folder = resources.files("wirehouse.warehouse").joinpath("queries")
+    return sorted(entry.name[: -len(".sql")] for entry in folder.iterdir() if entry.name.endswith(".sql"))
+
+
+def query_text(name: str) -> str:
+    """The SQL of one documented query (warehouse/queries/<name>.sql); ValueError if unknown."""
+    if name not in query_names():
+        raise ValueError(f"no query named {name!r}; there are: {', '.join(query_names())}")
+    return resources.files("wirehouse.warehouse").joinpath("queries", f"{name}.sql").read_text(encoding="utf-8")
+
+
 def view_statements(warehouse: Path) -> list[str]:
     """The SQL that defines every view and macro, with the warehouse's Parquet root filled in."""
     root = parquet_root(warehouse).as_posix().replace("'", "''")

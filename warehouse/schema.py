@@ -103,6 +103,44 @@ TABLES: dict[str, pa.Schema] = {
             ("start_char", pa.int32()),
             ("end_char", pa.int32()),
             ("model", pa.string()),
+            # The model's label; `label` is the article's vote for the normalized name.
+            ("raw_label", pa.string()),
+            # The canonical entity the mention resolves to, and that entity's name.
+            ("entity_id", pa.string()),
+            ("name", pa.string()),
+        ]
+    ),
+    # One row per enrichment of an article (a run that tagged it); the view keeps the newest.
+    "article_enrichments": pa.schema(
+        [
+            ("article_id", pa.string()),
+            ("language", pa.string()),
+            ("keywords", pa.list_(pa.string())),
+            ("keyword_scores", pa.list_(pa.float64())),
+            ("tone", pa.float64()),
+            ("entity_count", pa.int32()),
+            ("acronyms", pa.map_(pa.string(), pa.string())),
+            ("ner_model", pa.string()),
+            ("keyword_model", pa.string()),
+            ("tone_model", pa.string()),
+        ]
+    ),
+    # Canonical entities, one row when first seen; `entities` view adds aliases and counts.
+    "entities": pa.schema(
+        [
+            ("entity_id", pa.string()),
+            ("name", pa.string()),
+            ("label", pa.string()),
+            ("key", pa.string()),
+        ]
+    ),
+    # alias key (tasks.entities.match_key) -> entity; the first mapping of a key wins.
+    "entity_aliases": pa.schema(
+        [
+            ("alias_key", pa.string()),
+            ("alias", pa.string()),
+            ("entity_id", pa.string()),
+            ("kind", pa.string()),
         ]
     ),
     # The near-duplicate index: one row per LSH band of each article's MinHash signature, so a
@@ -117,10 +155,15 @@ TABLES: dict[str, pa.Schema] = {
 }
 
 # Tables whose views keep only the newest row per key (loads merge); the others are logs.
-KEYS: dict[str, str] = {"articles": "article_id", "runs": "run_id"}
+KEYS: dict[str, str] = {"articles": "article_id", "runs": "run_id", "article_enrichments": "article_id"}
 # Tables whose rows belong to one version of an article: the view keeps the rows written by the
 # run that wrote the article's current version.
-PER_ARTICLE_VERSION = ("article_entities", "article_bands")
+PER_ARTICLE_VERSION = ("article_bands",)
+# Tables whose rows belong to one enrichment of an article: the view keeps the rows written by the
+# run of the article's newest enrichment (`wirehouse enrich` re-enriches without a new version).
+PER_ENRICHMENT = ("article_entities",)
+# Tables where the first row per key wins, so ids handed out stay put.
+FIRST_WINS: dict[str, str] = {"entities": "entity_id", "entity_aliases": "alias_key"}
 
 
 def schema_of(table: str) -> pa.Schema:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from contextlib import ExitStack
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -43,6 +44,15 @@ def _warehouse(option: Path | None, settings) -> Path:
     return (option or settings.warehouse.path).resolve()
 
 
+def _flow_command(warehouse: Path | None, config: Path | None):
+    """The settings and warehouse of a command that runs a flow, with Prefect's environment set."""
+    settings = _settings(config)
+    target = _warehouse(warehouse, settings)
+    configure_environment()
+    use_running_server()
+    return settings, target
+
+
 @app.command()
 def run(
     sources: Annotated[Optional[Path], typer.Option("--sources", "-s", help="A sources TOML file")] = None,
@@ -52,10 +62,7 @@ def run(
     config: ConfigOpt = None,
 ) -> None:
     """Run one ingest. With no sources given, ingest the bundled sample news site."""
-    settings = _settings(config)
-    target = _warehouse(warehouse, settings)
-    configure_environment()
-    use_running_server()
+    settings, target = _flow_command(warehouse, config)
     from wirehouse.config.sources import adhoc_source, load_sources
     from wirehouse.flows.ingest import ingest
 
@@ -230,23 +237,37 @@ def extract(
 @app.command()
 def sql(
     query: Annotated[Optional[str], typer.Argument(help="SQL to run")] = None,
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="A documented query of warehouse/queries/ by name")] = None,
+    param: Annotated[list[str], typer.Option("--param", "-p", help="A query parameter, key=value (repeatable)")] = [],
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
     limit: Annotated[int, typer.Option(help="Rows to print at most")] = 50,
 ) -> None:
-    """Run a SQL query on the warehouse (read-only) and print the result as a table."""
+    """Run a SQL query, or a documented one (--file NAME --param key=value), on the warehouse (read-only)."""
     import duckdb
 
     from wirehouse.warehouse import db
+    from wirehouse.warehouse.queries import bind, load_query
 
-    if not query:
-        _fail('give a query, e.g. wirehouse sql "select count(*) from articles"')
+    if bool(query) == bool(file):
+        _fail('give a query, e.g. wirehouse sql "select count(*) from articles", or --file NAME; the files: ' + ", ".join(db.query_names()))
+    values = {}
+    if file:
+        pairs = [p.split("=", 1) for p in param]
+        if any(len(pair) != 2 for pair in pairs):
+            _fail("--param takes key=value")
+        try:
+            chosen = load_query(file)
+            values = bind(chosen, dict(pairs))
+        except ValueError as exc:
+            _fail(str(exc))
+        query = chosen.sql
     target = _warehouse(warehouse, _settings(config))
     if not db.catalog_path(target).exists():
         _fail(f"no warehouse at {target}: run `wirehouse run` first")
     try:
         with db.connect_catalog(target) as con:
-            cursor = con.execute(query)
+            cursor = con.execute(query, values or None)
             columns = [d[0] for d in cursor.description] if cursor.description else []
             rows = cursor.fetchmany(limit + 1)
     except duckdb.Error as exc:
@@ -257,6 +278,25 @@ def sql(
     console.print(table)
     if len(rows) > limit:
         console.print(f"(first {limit} rows; --limit to see more)")
+
+
+@app.command()
+def enrich(
+    since: Annotated[datetime, typer.Option(help="Re-enrich the articles published (or, undated, fetched) on or after this date", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])],
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Enrich landed articles again (entities, keyphrases, tone), e.g. after a model change."""
+    settings, target = _flow_command(warehouse, config)
+    from wirehouse.flows.enrich import reenrich
+
+    since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    try:
+        report = reenrich(target, since, settings, on_wait=lambda message: err.print(f"[yellow]{message}[/yellow]"))
+    except Exception as exc:  # the flow already logged the traceback; say it in one line
+        _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    seconds = "  ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items())
+    console.print(f"re-enriched articles since {since:%Y-%m-%d}: {report.entities} entity mentions (run {report.run_id[:8]}; {seconds})")
 
 
 @warehouse_app.command("rebuild")
