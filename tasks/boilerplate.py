@@ -13,30 +13,42 @@ import re
 MAX_WORDS = 30
 
 _SOCIAL = r"(?:facebook|twitter|x|linkedin|whatsapp|reddit|pinterest|email|e-mail|telegram|messenger|flipboard|tumblr|threads|bluesky|mail|sms|print|copy link|copy|link)"
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# A line that is only a date (and maybe a time): "March 4, 2025", "4 Mar 2025 10:15 GMT", "2025-03-04".
+_DATE = (
+    rf"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
+    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[a-z]{2,4})?)?"
+)
 _DATE_WORDS = r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|today|yesterday|hours? ago|minutes? ago|mins? ago|days? ago)"
 
 FAMILIES: dict[str, re.Pattern] = {
     "share": re.compile(
         rf"^(?:(?:share|tweet|pin|send|post|save|print|email)(?: (?:this|the) (?:article|story|page|post))?"
         rf"(?: (?:on|via|to|with) {_SOCIAL})?|(?:{_SOCIAL}[\s,|·•/]*)+|share (?:this|the) (?:article|story)|"
-        rf"(?:click|tap) to share.*|share (?:via|on).*|\d+ shares?|shares?)[\s:!.]*$",
+        rf"(?:click|tap) to share\b.*|share (?:via|on)\b.*|\d+ shares?|shares?)[\s:!.]*$",
         re.IGNORECASE,
     ),
     "byline": re.compile(
         r"^(?:(?:written|reported|words|story|text|posted|published)\s+)?by[\s:]+"
-        r"(?-i:[A-ZÀ-Þ][\w.'’\-]*(?:(?:\s+|\s*,\s*|\s+and\s+|\s*&\s*)[A-ZÀ-Þ][\w.'’\-]*){0,6})"
-        r"(?:\s*[|,\-–—]\s*.{0,60})?$",
+        r"(?-i:[A-ZÀ-Þ][\w.'’\-]*(?:(?:\s+|\s*,\s*|\s+and\s+|\s*&\s*)[A-ZÀ-Þ][\w.'’\-]*){1,6})"
+        r"(?:\s*[|,\-–—]\s*.{0,60}|\s+(?:on|at)\s+.{0,40})?$",
         re.IGNORECASE,
     ),
     "dateline": re.compile(
-        rf"^(?:(?:last\s+)?updated|published|posted|modified|first published|created|updated on|published on)"
-        rf"(?:\s+on|\s+at)?\s*[:\-–]?\s*{_DATE_WORDS}.{{0,80}}$",
+        rf"^(?:(?:(?:last\s+)?updated|published|posted|modified|first published|created|updated on|published on)"
+        rf"(?:\s+on|\s+at)?\s*[:\-–]?\s*{_DATE_WORDS}.{{0,80}}|{_DATE})$",
+        re.IGNORECASE,
+    ),
+    "reading_time": re.compile(
+        r"^(?:\d+\s*(?:-\s*\d+\s*)?min(?:ute)?s?\.?\s*(?:read|reading|listen)(?:ing time)?|"
+        r"(?:estimated\s+)?reading time\s*:?.{0,20})\W*$",
         re.IGNORECASE,
     ),
     "also_read": re.compile(
         r"^(?:(?:also read|read also|see also)\b.{0,200}|"
-        r"(?:read more|more to read|related(?: articles?| stories| coverage| news| content| reading| posts?| links?)?|"
-        r"recommended(?: for you| stories| reading)?|you may also like|you might also like|don'?t miss|must read|"
+        r"(?:read more|more to read|(?:browse |view |see )?related(?: articles?| stories| coverage| news| content| reading| posts?| links?)?|"
+        r"recommended(?: for you| stories| reading)?|you may also like|you might (?:also )?like|don'?t miss|must read|"
         r"more from [\w .]{1,40}|more on this(?: story)?|more stories|further reading|trending(?: now)?|"
         r"popular(?: now| stories)?|most (?:read|popular|viewed)|editor'?s picks?|top stories|latest(?: news| stories)?|"
         r"watch(?: now| video| live)?|continue reading|read next|up next|listen(?: to (?:this|the) (?:article|story))?|"
@@ -44,15 +56,17 @@ FAMILIES: dict[str, re.Pattern] = {
         re.IGNORECASE,
     ),
     "newsletter": re.compile(
-        r"(?:\b(?:sign(?:ing)? up|subscribe)\b.{0,80}\b(?:newsletters?|inbox|e-?mail alerts|briefing)\b|"
-        r"\bnewsletters?\b.{0,60}\b(?:sign up|subscribe|inbox|delivered)\b|"
-        r"delivered (?:straight |directly )?to your inbox|enter your e-?mail|your e-?mail address|"
+        r"(?:^(?:sign(?:ing)? up|subscribe)\b.{0,80}\b(?:newsletters?|inbox|e-?mail alerts|briefing)\b|"
+        r"^(?:our |the |a )?\w*\s?newsletters?\b.{0,60}\b(?:sign up|subscribe|inbox|delivered)\b|"
+        r"delivered (?:straight |directly )?to your inbox|^enter your e-?mail|^(?:your )?e-?mail(?: address)?\W*$|"
         r"^subscribe(?: now| today| for| to)?\b|thanks? for (?:signing up|subscribing)|"
-        r"by (?:signing up|subscribing|clicking)\b)",
+        r"^by (?:signing up|subscribing|clicking)\b|"
+        r"^(?:join|get|subscribe to|sign up for) (?:our |the |my )?[\w' ]{0,40}(?:newsletter|mailing list)\W*$|"
+        r"^(?:newsletter|sign up|sign in|log ?in|register|subscribe)\W*$|receive notifications about new)",
         re.IGNORECASE,
     ),
     "credit": re.compile(
-        r"(?:^(?:photo|image|picture|photograph|illustration|graphic|credit|caption|file photo|pictured)s?"
+        r"(?:^(?:photo|image|picture|photograph|illustration|credit|caption|file photo|pictured)s?"
         r"(?:\s+credit)?\s*[:/|]|"
         r"^\(?(?:photo|image|picture)s?\s+(?:by|courtesy|credit)\b|"
         r"(?:getty images|ap photo|afp via getty|shutterstock|istock(?:photo)?|reuters/|/reuters|afp photo|epa-efe|"
@@ -80,7 +94,7 @@ FAMILIES: dict[str, re.Pattern] = {
         re.IGNORECASE,
     ),
     "follow": re.compile(
-        r"^(?:follow (?:us|me|@\w+|[\w .]{0,40}) on (?:twitter|x|facebook|instagram|linkedin|threads|google news|whatsapp|telegram|youtube).*|"
+        r"^(?:follow us\W*|follow (?:us|me|@\w+|[\w .]{0,40}) on (?:twitter|x|facebook|instagram|linkedin|threads|google news|whatsapp|telegram|youtube).*|"
         r"(?:like|follow) us on .{0,60}|get (?:the )?(?:latest )?news on whatsapp.*)$",
         re.IGNORECASE,
     ),
@@ -88,9 +102,17 @@ FAMILIES: dict[str, re.Pattern] = {
         r"^(?:©|\(c\)|copyright\s*(?:©|\(c\)|\d{4})).{0,120}$|all rights reserved\W*$",
         re.IGNORECASE,
     ),
+    "legal": re.compile(
+        r"^(?:(?:copyright|privacy policy|privacy|terms(?: of (?:use|service))?|terms (?:and|&) conditions|"
+        r"advertiser disclosure|advertising policy|editorial (?:policy|guidelines)|affiliate disclosure)\W*|"
+        r"(?:affiliate )?disclosure:.{0,200}|products are (?:chosen|selected) independently.{0,120})$",
+        re.IGNORECASE,
+    ),
     "navigation": re.compile(
         r"^(?:skip to (?:main )?(?:content|navigation)|back to top|home|menu|search|close|loading\W*|"
-        r"(?:previous|next) (?:article|story|post)|go to (?:comments|top))\W*$",
+        r"(?:previous|next) (?:article|story|post)|go to (?:comments|top)|table of contents|contents|"
+        r"jump to (?:the )?[\w ]{1,30}|back to [\w ]{1,30}|tags?|categories|category|blog|pin (?:it |this )?for later|"
+        r"print(?: this)?(?: article| page| recipe)?)\W*$",
         re.IGNORECASE,
     ),
 }
