@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -77,6 +78,13 @@ class EnrichSettings(BaseModel):
     tone: bool
 
 
+class RunSettings(BaseModel):
+    task_runner: Literal["threads", "dask"]
+    max_workers: int
+    dask_address: str
+    dask_workers: int
+
+
 class WarehouseSettings(BaseModel):
     path: Path
     lock_timeout: float
@@ -115,6 +123,7 @@ class Settings(BaseSettings):
     dedup: DedupSettings
     enrich: EnrichSettings
     stories: StoriesSettings
+    run: RunSettings
     warehouse: WarehouseSettings
     serve: ServeSettings
 

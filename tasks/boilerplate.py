@@ -83,8 +83,13 @@ FAMILIES: dict[str, re.Pattern] = {
         r"^(?:advertisement|advertising|ad|sponsored(?: content)?|promoted|paid content|partner content|"
         r"story continues below(?: advertisement)?|article continues (?:below|after (?:this )?advertisement)|"
         r"advertisement\W+(?:continue|scroll) (?:reading|to continue).*|scroll to continue(?: with content)?|"
-        r"this (?:article|story|post) (?:contains|may contain) affiliate links.*|"
-        r"we may earn (?:a )?commission.*|.{0,40}earn (?:a )?commission from (?:links|purchases).*)\W*$",
+        r"this (?:article|story|post) (?:contains|may contain) affiliate links.*)\W*$",
+        re.IGNORECASE,
+    ),
+    "affiliate": re.compile(
+        r"\b(?:we|i|(?:this )?site) (?:may )?(?:earn|receive|get) (?:a )?(?:small )?(?:commission|compensation)|"
+        r"\b(?:if|when) you (?:buy|purchase|shop|click)\b.{0,40}\b(?:our|these|the|retail|affiliate) links?\b|"
+        r"\b(?:contains?|uses?) affiliate links|\bas an amazon associate\b",
         re.IGNORECASE,
     ),
     "comments": re.compile(
@@ -105,7 +110,7 @@ FAMILIES: dict[str, re.Pattern] = {
     "legal": re.compile(
         r"^(?:(?:copyright|privacy policy|privacy|terms(?: of (?:use|service))?|terms (?:and|&) conditions|"
         r"advertiser disclosure|advertising policy|editorial (?:policy|guidelines)|affiliate disclosure)\W*|"
-        r"(?:affiliate )?disclosure:.{0,200}|products are (?:chosen|selected) independently.{0,120})$",
+        r"products are (?:chosen|selected) independently.{0,120})$",
         re.IGNORECASE,
     ),
     "navigation": re.compile(

@@ -90,7 +90,10 @@ def _text(value) -> str | None:
         value = next((v for v in (_text(item) for item in value) if v), None)
     if not isinstance(value, (str, int, float)):
         return None
-    return " ".join(unescape(_TAG.sub(" ", str(value))).split()) or None
+    text = unescape(_TAG.sub(" ", str(value)))
+    if "&" in text:  # escaped twice ("&amp;#8230;"), as some CMSs print JSON-LD
+        text = unescape(text)
+    return " ".join(text.split()) or None
 
 
 def _types(node: dict) -> set[str]:
@@ -289,7 +292,8 @@ def read_meta(tree, url: str | None) -> PageMeta:
     """The page's metadata from JSON-LD, then meta tags, then the HTML (its <h1> first for the title)."""
     meta = PageMeta()
     article = json_ld_article(tree) or {}
-    h1s = [" ".join(h.text_content().split()) for h in tree.xpath("//h1")]
+    # Words either side of a <br> or a <span> boundary stay apart: join the text pieces with spaces.
+    h1s = [" ".join(" ".join(h.itertext()).split()) for h in tree.xpath("//h1")]
     meta.h1 = next((h for h in h1s if len(h) > 10), None)
     # The one visible headline of the page, when it has one: SEO titles in JSON-LD and og:title
     # are often rewrites of it. Short <h1>s are logos and section names, not headlines.

@@ -64,7 +64,7 @@ def run(
     """Run one ingest. With no sources given, ingest the bundled sample news site."""
     settings, target = _flow_command(warehouse, config)
     from wirehouse.config.sources import adhoc_source, load_sources
-    from wirehouse.flows.ingest import ingest
+    from wirehouse.flows.runner import configured_ingest
 
     with ExitStack() as stack:
         try:
@@ -76,10 +76,15 @@ def run(
         if not chosen:
             chosen, settings = _sample_sources(stack, settings)
         try:
-            report = ingest(chosen, target, settings, on_wait=lambda message: err.print(f"[yellow]{message}[/yellow]"))
+            report = configured_ingest(settings)(chosen, target, settings, on_wait=say_waiting)
         except Exception as exc:  # the flow already logged the traceback; say it in one line
             _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     print_report(report)
+
+
+def say_waiting(message: str) -> None:
+    """Tell the user the run waits for another writer (a module function: flow parameters are pickled for Dask)."""
+    err.print(f"[yellow]{message}[/yellow]")
 
 
 def _sample_sources(stack: ExitStack, settings):
@@ -350,4 +355,8 @@ def serve(
 
 
 if __name__ == "__main__":
-    app()
+    # Run the commands of the imported module, not of __main__: the functions a flow takes as
+    # parameters (say_waiting) are then pickled by name when Dask ships a task.
+    from wirehouse.cli import app as imported_app
+
+    imported_app()
