@@ -11,7 +11,8 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 
 from wirehouse.config.settings import Settings
 from wirehouse.config.sources import Source
-from wirehouse.flows.ingest import WRITER_LIMIT, ingest
+from wirehouse.flows.ingest import WRITER_LIMIT
+from wirehouse.flows.runner import configured_ingest
 
 
 def group_by_schedule(sources: list[Source], default_cron: str, override: str | None = None) -> dict[str, list[Source]]:
@@ -49,7 +50,7 @@ def serve_ingest(sources: list[Source], warehouse: Path, settings: Settings, cro
     groups = group_by_schedule(sources, settings.serve.cron, cron)
     ensure_writer_limit()
     deployments = [
-        ingest.to_deployment(
+        configured_ingest(settings).to_deployment(
             name=deployment_name(group, len(groups) == 1),
             cron=schedule,
             parameters={
