@@ -93,6 +93,9 @@ class WarehouseSettings(BaseModel):
 class ServeSettings(BaseModel):
     cron: str
     timezone: str
+    health_baseline_runs: int
+    health_yield_drop: float
+    health_max_failure_rate: float
 
 
 def _read_toml(path: Path) -> dict:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import flow, unmapped
+from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from wirehouse.config.settings import Settings, load_settings
@@ -18,12 +19,16 @@ from wirehouse.tasks.extract import extract_batch
 from wirehouse.tasks.fetch import discover_source, fetch_batch
 from wirehouse.tasks.frontier import plan_frontier
 from wirehouse.tasks.load import (
-    RunReport, land, open_run, read_aliases, read_candidates, read_frontier, read_known, read_stories, split_by_version, tally_run,
+    RunReport, land, open_run, read_aliases, read_candidates, read_frontier, read_health, read_known, read_stories, split_by_version, tally_run,
 )
+from wirehouse.tasks.report import publish_run_report
 from wirehouse.tasks.stories import assign_story_ids
 
 # Enough threads to keep the extraction processes and the fetcher busy; never one per article.
 MAX_TASK_THREADS = 4
+# The Prefect global concurrency limit (created by `wirehouse serve`) that lets one ingest write
+# at a time across deployments; the warehouse's own lock covers runs started by hand.
+WRITER_LIMIT = "wirehouse-warehouse-writer"
 
 
 @contextmanager
@@ -55,7 +60,7 @@ def ingest(sources: list[Source], warehouse: Path, settings: Settings | None = N
         The committed run's report.
     """
     settings = settings or load_settings()
-    with open_run(warehouse, settings.warehouse, on_wait) as run_id:
+    with concurrency(WRITER_LIMIT, strict=False), open_run(warehouse, settings.warehouse, on_wait) as run_id:
         report = RunReport(run_id, str(warehouse), datetime.now(timezone.utc), sources=[s.name for s in sources])
         with _timed(report, "discover"):
             state = read_frontier(warehouse, settings.fetch)
@@ -82,5 +87,8 @@ def ingest(sources: list[Source], warehouse: Path, settings: Settings | None = N
         feed_pages = _flatten(p for _, p in discovered)
         tally_run(report, frontier, feed_pages, pages, rejections, new, updated, unchanged, duplicates, mentions, stories)
         with _timed(report, "load"):
-            return land(warehouse, report, feed_pages + pages, rejections, changed, prints, enriched, entities)
+            report = land(warehouse, report, feed_pages + pages, rejections, changed, prints, enriched, entities)
+    # Published by the flow itself, so the artifacts sit on the flow run's page in the UI.
+    publish_run_report(report, read_health(warehouse, report.run_id, settings.serve))
+    return report
 

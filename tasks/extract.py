@@ -18,10 +18,12 @@ from pathlib import Path
 
 import trafilatura
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from wirehouse.config.settings import ExtractSettings
 from wirehouse.tasks.extract_page import extract_article, extract_chunk
 from wirehouse.tasks.records import Article, Page, Rejection
+from wirehouse.tasks.naming import batch_run_name
 
 __all__ = ["extract_article", "extract_batch", "extract_manifest", "extract_pages", "format_article", "shutdown_pool"]
 
@@ -55,8 +57,8 @@ def _pool_for(settings: ExtractSettings) -> ProcessPoolExecutor:
         # Not "fork": a Prefect worker process runs threads (its event loop, the log and event
         # shippers), and forking a threaded process copies locks those threads may hold, which
         # can deadlock the child. "forkserver" forks workers from a clean single-threaded server
-        # that has imported `extract_page` (trafilatura, no Prefect) once, so a recycled worker starts in
-        # milliseconds where "spawn" would re-import everything each time.
+        # that has imported `extract_page` (trafilatura, no Prefect) once, so a recycled worker
+        # starts in milliseconds where "spawn" would re-import everything each time.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["wirehouse.tasks.extract_page"])
         _pool = ProcessPoolExecutor(
@@ -78,7 +80,8 @@ def shutdown_pool() -> None:
 def extract_all(pages: list[Page], settings: ExtractSettings) -> list[Article | Rejection]:
     """One Article or Rejection for each page, in the pages' order, extracted in the pool.
 
-    Pages go to the workers in chunks of `settings.chunk_size`. A chunk whose worker dies
+    Pages go to the workers in chunks of `settings.chunk_size` (with `settings.workers` 0, they
+    are extracted in this process instead). A chunk whose worker dies
     (a crash, the OOM killer) comes back as rejections and the pool is rebuilt for the rest.
     """
     if settings.workers < 1:
@@ -180,7 +183,7 @@ def _manifest_page(row: dict, fetched_at: datetime) -> Page:
 # -- the Prefect task ----------------------------------------------------------------------------
 
 
-@task(name="extract-batch")
+@task(name="extract-batch", task_run_name=batch_run_name("extract", "pages", "pages"), tags=["stage:extract"], cache_policy=NO_CACHE)
 def extract_batch(pages: list[Page], settings: ExtractSettings) -> tuple[list[Article], list[Rejection]]:
     """Extract the articles of one batch of fetched pages (see `extract_pages`)."""
     return extract_pages(pages, settings)

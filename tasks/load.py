@@ -649,3 +649,29 @@ def land_enrichment(warehouse: Path, report: RunReport, enrichments: list[Articl
 def land(warehouse: Path, report: RunReport, pages, rejections, articles, prints, enrichments, resolution) -> RunReport:
     """Prefect task: write the run's parts and commit it."""
     return land_run(warehouse, report, pages, rejections, articles, prints, enrichments, resolution)
+
+
+def read_source_health(warehouse: Path, run_id: str, settings) -> list[dict]:
+    """Per source: the run's yield and failure rates against its recent baseline, with a state.
+
+    Args:
+        warehouse: the warehouse folder.
+        run_id: a committed run.
+        settings: the serve section (baseline size and warning thresholds).
+    """
+    params = {
+        "run_id": run_id,
+        "baseline_runs": settings.health_baseline_runs,
+        "yield_drop": settings.health_yield_drop,
+        "max_failure_rate": settings.health_max_failure_rate,
+    }
+    with db.connect(warehouse) as con:
+        cursor = con.execute(db.query_text("source_health"), params)
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+@task(name="read-source-health", cache_policy=NO_CACHE)
+def read_health(warehouse: Path, run_id: str, settings) -> list[dict]:
+    """Prefect task: the run's per-source health table."""
+    return read_source_health(warehouse, run_id, settings)

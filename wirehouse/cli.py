@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wirehouse.runtime import DEFAULT_SERVER, configure_environment, prefect_home, use_running_server
+from wirehouse.runtime import DEFAULT_SERVER, configure_environment, prefect_home, server_api_url, use_running_server
 
 app = typer.Typer(help="wirehouse: news pages in, clean deduplicated entity-tagged articles out.", no_args_is_help=True)
 warehouse_app = typer.Typer(help="Look after the warehouse files.")
@@ -319,9 +319,12 @@ def server(address: Annotated[str, typer.Option(help="host:port to bind")] = DEF
     """Start the Prefect server and UI on 127.0.0.1:4200, with the project's own PREFECT_HOME."""
     configure_environment()
     host, port = address.rsplit(":", 1)
+    # The UI calls the API at this address; Prefect would otherwise assume port 4200.
+    os.environ.setdefault("PREFECT_UI_API_URL", server_api_url(address))
     console.print(f"Prefect UI at http://{address} (PREFECT_HOME={prefect_home()})")
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", port]
-    raise typer.Exit(subprocess.call(command))
+    # Become the server process, so that its process id is this command's.
+    os.execv(sys.executable, command)
 
 
 @app.command()
@@ -331,27 +334,22 @@ def serve(
     config: ConfigOpt = None,
     cron: Annotated[Optional[str], typer.Option(help="Cron schedule [default: settings serve.cron]")] = None,
 ) -> None:
-    """Serve the ingest flow as a deployment on a cron schedule until stopped (Ctrl-C)."""
+    """Serve the ingest flow on cron schedules until stopped (Ctrl-C): one deployment per group of
+    sources sharing a `schedule` (else serve.cron); --cron sets one schedule for all."""
     settings = _settings(config)
     target = _warehouse(warehouse, settings)
     configure_environment()
     if not use_running_server():
         _fail(f"no Prefect server at {DEFAULT_SERVER}: start one with `wirehouse server` (or set PREFECT_API_URL)")
     from wirehouse.config.sources import load_sources
-    from wirehouse.flows.ingest import ingest
+    from wirehouse.flows.deployments import serve_ingest
 
     with ExitStack() as stack:
-        chosen, settings = (load_sources(sources), settings) if sources else _sample_sources(stack, settings)
-        ingest.serve(
-            name="scheduled-ingest",
-            cron=cron or settings.serve.cron,
-            parameters={
-                "sources": [s.model_dump(mode="json") for s in chosen],
-                "warehouse": str(target),
-                "settings": settings.model_dump(mode="json"),
-            },
-            pause_on_shutdown=False,
-        )
+        try:
+            chosen, settings = (load_sources(sources), settings) if sources else _sample_sources(stack, settings)
+        except (ValueError, OSError) as exc:
+            _fail(str(exc).splitlines()[0])
+        serve_ingest(chosen, target, settings, cron)
 
 
 if __name__ == "__main__":
