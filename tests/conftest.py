@@ -29,6 +29,16 @@ def prefect_harness():
 
 
 @pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory):
+    """`wirehouse server` as a process on a free 127.0.0.1 port with its own PREFECT_HOME, one per
+    test module; yields its API URL and the environment that reaches it."""
+    from processes import running_prefect_server
+
+    with running_prefect_server(tmp_path_factory.mktemp("prefect-home")) as (api, env):
+        yield api, env
+
+
+@pytest.fixture(scope="module")
 def server():
     """The misbehaving HTTP server of tests/badserver.py on 127.0.0.1, one per test module."""
     from badserver import BadServer

@@ -1,24 +1,22 @@
 """`wirehouse server` + `wirehouse serve` as real processes, and the Prefect UI in headless Chromium.
 
-The server is started by this module on a free 127.0.0.1 port with its own PREFECT_HOME, and
-stopped by its process id. Deselect with `-m "not server"` (or `not browser` for the browser
-part alone) where that is not wanted; `.ci/run` installs Chromium and runs them all.
+The server (conftest's `prefect_server`) is started for this module on a free 127.0.0.1 port
+with its own PREFECT_HOME, and stopped by its process id. Deselect with `-m "not server"` (or
+`not browser` for the browser part alone) where that is not wanted; `.ci/run` installs Chromium and runs them all.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
+from processes import stop_process
 from wirehouse.sample import load_catalog, serve_sample_site
 from wirehouse.warehouse import db
 
@@ -31,53 +29,6 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process we started, and its children, by its own process (group) id."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`wirehouse server` on a free port; yields its API URL and the environment that reaches it."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    address = f"127.0.0.1:{_free_port()}"
-    env = {**os.environ, "PREFECT_HOME": str(home), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wirehouse.cli", "server", "--address", address],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )
-    api = f"http://{address}/api"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (home / "server.log").read_text()[-2000:]
-            try:
-                if httpx.get(f"{api}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("wirehouse server did not answer within 90 s")
-        yield api, {**env, "PREFECT_API_URL": api}
-    finally:
-        _stop(proc)
-        log.close()
-
-
 def _filter(api: str, what: str, body: dict) -> list[dict]:
     response = httpx.post(f"{api}/{what}/filter", json=body, timeout=10)
     response.raise_for_status()
@@ -85,9 +36,9 @@ def _filter(api: str, what: str, body: dict) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def ingested(server, tmp_path_factory):
+def ingested(prefect_server, tmp_path_factory):
     """One `wirehouse run` of the sample against the server; the completed flow run."""
-    api, env = server
+    api, env = prefect_server
     warehouse = tmp_path_factory.mktemp("ui") / "warehouse"
     result = subprocess.run(
         [sys.executable, "-m", "wirehouse.cli", "run", "--warehouse", str(warehouse)],
@@ -164,8 +115,8 @@ def test_the_flow_run_page_shows_the_summary_artifact(ingested, tmp_path):
     assert (tmp_path / "flow-run.png").stat().st_size > 10_000
 
 
-def test_serve_runs_the_schedule_without_a_hand_trigger(server, tmp_path):
-    api, env = server
+def test_serve_runs_the_schedule_without_a_hand_trigger(prefect_server, tmp_path):
+    api, env = prefect_server
     warehouse = tmp_path / "warehouse"
     proc = subprocess.Popen(
         [sys.executable, "-m", "wirehouse.cli", "serve", "--cron", "* * * * *", "--warehouse", str(warehouse)],
@@ -188,7 +139,7 @@ def test_serve_runs_the_schedule_without_a_hand_trigger(server, tmp_path):
         limits = {c["name"]: c["limit"] for c in _filter(api, "v2/concurrency_limits", {})}
         assert limits.get("wirehouse-warehouse-writer") == 1, "one ingest writes at a time across deployments"
     finally:
-        _stop(proc)
+        stop_process(proc)
     n = len(load_catalog().articles)
     with db.connect_catalog(warehouse) as con:
         assert con.execute("select count(*) from articles").fetchone()[0] == n
