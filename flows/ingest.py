@@ -19,8 +19,10 @@ from wirehouse.tasks.extract import extract_batch
 from wirehouse.tasks.fetch import discover_source, fetch_batch
 from wirehouse.tasks.frontier import plan_frontier
 from wirehouse.tasks.load import (
-    RunReport, land, open_run, read_aliases, read_candidates, read_frontier, read_health, read_known, read_stories, split_by_version, tally_run,
+    Processed, RunReport, land, open_run, read_aliases, read_candidates, read_frontier, read_health, read_known,
+    read_stories, split_by_version, tally_run,
 )
+from wirehouse.tasks.records import Page
 from wirehouse.tasks.report import publish_run_report
 from wirehouse.tasks.stories import assign_story_ids
 
@@ -46,6 +48,29 @@ def _flatten(results: list) -> list:
     return [item for batch in results for item in batch]
 
 
+def process_pages(warehouse: Path, settings: Settings, report: RunReport, pages: list[Page]) -> Processed:
+    """The stages after fetch, run inside a flow: extract, dedup, enrich, stories.
+
+    Only new and updated articles go past dedup's version check: an unchanged page costs an
+    extraction and nothing more.
+    """
+    with _timed(report, "extract"):
+        extracted = extract_batch.map(_batches(pages, settings.extract.batch_size), unmapped(settings.extract)).result()
+        articles, rejections = _flatten(a for a, _ in extracted), _flatten(r for _, r in extracted)
+    with _timed(report, "dedup"):
+        new, updated, unchanged = split_by_version(articles, read_known(warehouse, articles))
+        changed = new + updated
+        prints = fingerprint_batch(changed, settings.dedup)
+        duplicates = dedup_articles(changed, prints, read_candidates(warehouse, prints, changed), settings.dedup)
+    with _timed(report, "enrich"):
+        enriched = enrich_batch(changed, settings.enrich)
+        entities = resolve(enriched, read_aliases(warehouse, enriched))
+    with _timed(report, "stories"):
+        recent, known_stories = read_stories(warehouse, changed, settings.stories)
+        stories = assign_story_ids(changed, entities.mentions, recent, known_stories, settings.stories)
+    return Processed(rejections, new, updated, unchanged, prints, duplicates, enriched, entities, stories)
+
+
 @flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=MAX_TASK_THREADS))
 def ingest(sources: list[Source], warehouse: Path, settings: Settings | None = None, on_wait=None) -> RunReport:
     """One ingest run of the given sources into the warehouse.
@@ -69,25 +94,11 @@ def ingest(sources: list[Source], warehouse: Path, settings: Settings | None = N
         with _timed(report, "fetch"):
             batches = _batches(frontier.targets, settings.fetch.batch_size)
             pages = _flatten(fetch_batch.map(batches, unmapped(settings.fetch)).result())
-        with _timed(report, "extract"):
-            extracted = extract_batch.map(_batches(pages, settings.extract.batch_size), unmapped(settings.extract)).result()
-            articles, rejections = _flatten(a for a, _ in extracted), _flatten(r for _, r in extracted)
-        with _timed(report, "dedup"):
-            new, updated, unchanged = split_by_version(articles, read_known(warehouse, articles))
-            changed = new + updated
-            prints = fingerprint_batch(changed, settings.dedup)
-            duplicates = dedup_articles(changed, prints, read_candidates(warehouse, prints, changed), settings.dedup)
-        with _timed(report, "enrich"):
-            enriched = enrich_batch(changed, settings.enrich)
-            entities = resolve(enriched, read_aliases(warehouse, enriched))
-            mentions = entities.mentions
-        with _timed(report, "stories"):
-            recent, known_stories = read_stories(warehouse, changed, settings.stories)
-            stories = assign_story_ids(changed, mentions, recent, known_stories, settings.stories)
+        processed = process_pages(warehouse, settings, report, pages)
         feed_pages = _flatten(p for _, p in discovered)
-        tally_run(report, frontier, feed_pages, pages, rejections, new, updated, unchanged, duplicates, mentions, stories)
+        tally_run(report, frontier, feed_pages, pages, processed)
         with _timed(report, "load"):
-            report = land(warehouse, report, feed_pages + pages, rejections, changed, prints, enriched, entities)
+            report = land(warehouse, report, feed_pages + pages, processed)
     # Published by the flow itself, so the artifacts sit on the flow run's page in the UI.
     publish_run_report(report, read_health(warehouse, report.run_id, settings.serve))
     return report

@@ -419,20 +419,30 @@ def split_by_version(articles: list[Article], known: dict[str, str]) -> tuple[li
     return new, updated, unchanged
 
 
-def tally_run(
-    report: RunReport,
-    frontier: Frontier,
-    feed_pages: list[Page],
-    pages: list[Page],
-    rejections: list[Rejection],
-    new: list[Article],
-    updated: list[Article],
-    unchanged: list[Article],
-    duplicates: DedupResult,
-    mentions: list[EntityMention],
-    stories: StoryResult | None = None,
-) -> None:
-    """Fill the report's counts from the stages' results."""
+@dataclass
+class Processed:
+    """What the stages after fetch made of a run's pages."""
+
+    rejections: list[Rejection]
+    new: list[Article]
+    updated: list[Article]
+    unchanged: list[Article]
+    prints: list[Fingerprint]
+    duplicates: DedupResult
+    enriched: list[ArticleEnrichment]
+    entities: Resolution
+    stories: StoryResult
+
+    @property
+    def changed(self) -> list[Article]:
+        """The articles to land: new ones and new versions."""
+        return self.new + self.updated
+
+
+def tally_run(report: RunReport, frontier: Frontier | None, feed_pages: list[Page], pages: list[Page], processed: Processed) -> None:
+    """Fill the report's counts from the stages' results (no frontier: a backfill, nothing fetched)."""
+    rejections, new, updated, unchanged = processed.rejections, processed.new, processed.updated, processed.unchanged
+    duplicates, mentions, stories = processed.duplicates, processed.entities.mentions, processed.stories
     attempts = feed_pages + pages
     final = final_outcomes(attempts, rejections)
     outcomes = Counter(final)
@@ -440,9 +450,10 @@ def tally_run(
     report.by_source = summarise_sources(report.sources, attempts, final, new + updated + unchanged)
     report.pages_fetched = sum(1 for p in pages if p.outcome == "ok")
     report.pages_failed = sum(1 for p in attempts if p.outcome not in SUCCESS_OUTCOMES)
-    report.pages_skipped = frontier.skipped_landed
-    report.pages_resting = frontier.skipped_failing
-    report.url_variants = frontier.url_variants
+    if frontier is not None:
+        report.pages_skipped = frontier.skipped_landed
+        report.pages_resting = frontier.skipped_failing
+        report.url_variants = frontier.url_variants
     report.articles_new, report.articles_updated, report.articles_unchanged = len(new), len(updated), len(unchanged)
     report.exact_duplicates, report.near_duplicates = duplicates.exact, duplicates.near
     report.entities = len(mentions)
@@ -646,9 +657,12 @@ def land_enrichment(warehouse: Path, report: RunReport, enrichments: list[Articl
 
 
 @task(name="land-run", cache_policy=NO_CACHE)
-def land(warehouse: Path, report: RunReport, pages, rejections, articles, prints, enrichments, resolution) -> RunReport:
+def land(warehouse: Path, report: RunReport, pages: list[Page], processed: Processed) -> RunReport:
     """Prefect task: write the run's parts and commit it."""
-    return land_run(warehouse, report, pages, rejections, articles, prints, enrichments, resolution)
+    return land_run(
+        warehouse, report, pages, processed.rejections, processed.changed, processed.prints, processed.enriched,
+        processed.entities,
+    )
 
 
 def read_source_health(warehouse: Path, run_id: str, settings) -> list[dict]:
@@ -675,3 +689,34 @@ def read_source_health(warehouse: Path, run_id: str, settings) -> list[dict]:
 def read_health(warehouse: Path, run_id: str, settings) -> list[dict]:
     """Prefect task: the run's per-source health table."""
     return read_source_health(warehouse, run_id, settings)
+
+
+def read_raw_pages(warehouse: Path, since: datetime, until: datetime) -> list[Page]:
+    """The newest stored HTML of every URL fetched in [since, until), as pages to extract again."""
+    with db.connect(warehouse) as con:
+        rows = con.execute(
+            """
+            with in_range as (
+                select url, final_url, source, html, fetched_at
+                from raw_pages
+                where fetched_at >= ? and fetched_at < ?
+            ),
+            final as (
+                select * from in_range
+                qualify row_number() over (partition by url order by fetched_at desc) = 1
+                order by fetched_at, url
+            )
+            select * from final
+            """,
+            [since, until],
+        ).fetchall()
+    return [
+        Page(url=url, source=source, outcome="ok", fetched_at=fetched_at, final_url=final_url, html=html)
+        for url, final_url, source, html, fetched_at in rows
+    ]
+
+
+@task(name="read-raw-pages", cache_policy=NO_CACHE)
+def read_stored_pages(warehouse: Path, since: datetime, until: datetime) -> list[Page]:
+    """Prefect task: stored pages to extract again."""
+    return read_raw_pages(warehouse, since, until)

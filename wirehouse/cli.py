@@ -304,6 +304,31 @@ def enrich(
     console.print(f"re-enriched articles since {since:%Y-%m-%d}: {report.entities} entity mentions (run {report.run_id[:8]}; {seconds})")
 
 
+@app.command()
+def backfill(
+    since: Annotated[datetime, typer.Option(help="First fetch day (or time) of the stored pages to process again", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])],
+    until: Annotated[Optional[datetime], typer.Option(help="Fetch day (or time) to stop before [default: now]", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])] = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Extract, dedup, enrich and group stored pages again (no refetching), e.g. after an extraction fix."""
+    settings, target = _flow_command(warehouse, config)
+    from wirehouse.flows.backfill import backfill as backfill_flow
+
+    since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    until = (until if until.tzinfo else until.replace(tzinfo=timezone.utc)) if until else datetime.now(timezone.utc)
+    try:
+        report = backfill_flow(target, since, until, settings, on_wait=lambda message: err.print(f"[yellow]{message}[/yellow]"))
+    except Exception as exc:  # the flow already logged the traceback; say it in one line
+        _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    seconds = "  ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items())
+    console.print(
+        f"backfilled {report.pages_fetched} stored pages fetched {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M}: "
+        f"articles new {report.articles_new}, updated {report.articles_updated}, unchanged {report.articles_unchanged} "
+        f"(run {report.run_id[:8]}; {seconds})"
+    )
+
+
 @warehouse_app.command("rebuild")
 def warehouse_rebuild(warehouse: WarehouseOpt = None, config: ConfigOpt = None) -> None:
     """Rebuild the DuckDB catalog from the Parquet files (safe while analysts are connected)."""
