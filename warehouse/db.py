@@ -11,6 +11,15 @@ a file. A run's row in `runs` is written last: it is the commit marker, and ever
 only rows of committed runs. A run killed half-way leaves parts no view shows, removed by the
 next writer. The catalog is built in a temporary file and renamed over the old one, so it is
 never opened for writing in place and an analyst holding it open read-only blocks nothing.
+
+On object storage (`warehouse.path = "s3://bucket/prefix"`) the parts live under
+`s3://bucket/prefix/parquet/` and the catalog in a local cache folder (its views read the parts
+through DuckDB's httpfs). S3 has no rename, so a part is written under its final name; that is
+safe because parts are immutable and no view shows one before its run's `runs` part, written
+last, commits it. Endpoint and credentials come from the AWS_* environment variables
+(AWS_ENDPOINT_URL for a non-AWS server), never from the TOML. A file lock cannot span machines:
+on object storage there is one writer per warehouse by convention, coordinated by the Prefect
+global concurrency limit `wirehouse-warehouse-writer` that every ingest run holds.
 """
 
 from __future__ import annotations
@@ -19,11 +28,13 @@ import hashlib
 import os
 import re
 import uuid
+from functools import lru_cache
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import duckdb
 import pyarrow as pa
@@ -41,19 +52,91 @@ class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse's writer lock."""
 
 
-def parquet_root(warehouse: Path) -> Path:
-    """The folder holding one sub-folder of parts per table."""
-    return Path(warehouse).resolve() / "parquet"
+def remote_url(warehouse: Path | str) -> str | None:
+    """The s3:// URL of a warehouse on object storage, None for a local folder.
+
+    Also recognised after a trip through Path (a flow parameter typed Path), which folds the
+    scheme's "//" into "/".
+    """
+    text = str(warehouse)
+    if not text.startswith("s3:/"):
+        return None
+    return "s3://" + text[len("s3:/"):].strip("/")
 
 
-def part_path(warehouse: Path, table: str, run_id: str) -> Path:
-    """Where one run's part of one table lives: the only place a dataset path is built."""
-    return parquet_root(warehouse) / table / f"{run_id}.parquet"
+def parquet_root(warehouse: Path | str) -> Path | str:
+    """The folder holding one sub-folder of parts per table (an s3:// URL on object storage)."""
+    url = remote_url(warehouse)
+    return f"{url}/parquet" if url else Path(warehouse).resolve() / "parquet"
 
 
-def catalog_path(warehouse: Path) -> Path:
-    """The DuckDB file analysts open."""
-    return Path(warehouse).resolve() / CATALOG_NAME
+def table_dir(warehouse: Path | str, table: str) -> Path | str:
+    """The folder of one table's parts."""
+    root = parquet_root(warehouse)
+    return f"{root}/{table}" if isinstance(root, str) else root / table
+
+
+def table_file(warehouse: Path | str, table: str, name: str) -> Path | str:
+    """The file `name` in one table's folder: the only place a dataset path is built."""
+    folder = table_dir(warehouse, table)
+    return f"{folder}/{name}" if isinstance(folder, str) else folder / name
+
+
+def part_path(warehouse: Path | str, table: str, run_id: str) -> Path | str:
+    """Where one run's part of one table lives."""
+    return table_file(warehouse, table, f"{run_id}.parquet")
+
+
+def catalog_path(warehouse: Path | str) -> Path:
+    """The DuckDB file analysts open: in the warehouse folder, or for one on object storage in
+    the local cache ($XDG_CACHE_HOME or ~/.cache, then wirehouse/s3/<bucket>/<prefix>/)."""
+    url = remote_url(warehouse)
+    if url is None:
+        return Path(warehouse).resolve() / CATALOG_NAME
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "wirehouse" / "s3" / url[len("s3://"):] / CATALOG_NAME
+
+
+@lru_cache(maxsize=1)
+def _s3():
+    """The fsspec S3 filesystem (s3fs, configured by the AWS_* environment), without listing
+    caches: a run must see the parts committed by others."""
+    import fsspec
+
+    return fsspec.filesystem("s3", use_listings_cache=False)
+
+
+def _s3_key(url: str) -> str:
+    return url[len("s3://"):]
+
+
+def _s3_secret() -> str:
+    """DuckDB's CREATE SECRET for S3 from the AWS_* environment (a temporary secret, per connection)."""
+    options = {
+        "key_id": os.environ.get("AWS_ACCESS_KEY_ID"),
+        "secret": os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        "session_token": os.environ.get("AWS_SESSION_TOKEN"),
+        "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+    }
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        # A server of one's own (MinIO, moto, Ceph) is addressed by path, often without TLS.
+        options.update(endpoint=parts.netloc, url_style="path", use_ssl="true" if parts.scheme == "https" else "false")
+    pairs = ", ".join(f"{key} '{value.replace(chr(39), chr(39) * 2)}'" for key, value in options.items() if value)
+    return f"create or replace temporary secret wirehouse_s3 (type s3, {pairs})"
+
+
+def _attach_storage(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> duckdb.DuckDBPyConnection:
+    """Let `con` read a warehouse on object storage: httpfs loaded from its PyPI package (no
+    download), and the S3 secret. Nothing for a local warehouse."""
+    if remote_url(warehouse) is not None:
+        import duckdb_extension_httpfs
+
+        extension = next(Path(duckdb_extension_httpfs.__file__).parent.glob(f"extensions/v{duckdb.__version__}/httpfs.duckdb_extension"))
+        con.execute(f"load '{extension.as_posix()}'")
+        con.execute(_s3_secret())
+    return con
 
 
 def new_run_id() -> str:
@@ -82,7 +165,7 @@ def query_text(name: str) -> str:
 
 def view_statements(warehouse: Path) -> list[str]:
     """The SQL that defines every view and macro, with the warehouse's Parquet root filled in."""
-    root = parquet_root(warehouse).as_posix().replace("'", "''")
+    root = str(parquet_root(warehouse)).replace("'", "''")
     return [text.replace("{parquet}", root) for _, text in _view_files()]
 
 
@@ -94,7 +177,10 @@ def catalog_version(warehouse: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _write_parquet(table: pa.Table, path: Path) -> None:
+def _write_parquet(table: pa.Table, path: Path | str) -> None:
+    if isinstance(path, str):  # object storage: no rename, the final name at once (see above)
+        pq.write_table(table, _s3_key(path), compression="zstd", filesystem=_s3())
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(table, tmp, compression="zstd")
@@ -109,11 +195,40 @@ def init_warehouse(warehouse: Path) -> None:
     union_by_name, so a column added since older parts were written reads as null in them.
     """
     for table in TABLES:
-        empty = parquet_root(warehouse) / table / EMPTY_PART
-        if not empty.exists() or not pq.read_schema(empty).equals(schema_of(table), check_metadata=False):
+        empty = table_file(warehouse, table, EMPTY_PART)
+        if not _has_schema(empty, schema_of(table)):
             _write_parquet(schema_of(table).empty_table(), empty)
     if _stored_catalog_version(warehouse) != catalog_version(warehouse):
         build_catalog(warehouse)
+
+
+def _has_schema(path: Path | str, schema: pa.Schema) -> bool:
+    if isinstance(path, str):
+        if not _s3().exists(_s3_key(path)):
+            return False
+        stored = pq.read_schema(_s3_key(path), filesystem=_s3())
+    else:
+        if not path.exists():
+            return False
+        stored = pq.read_schema(path)
+    return stored.equals(schema, check_metadata=False)
+
+
+def _part_names(warehouse: Path | str, table: str) -> list[str]:
+    """The file names in one table's folder."""
+    folder = table_dir(warehouse, table)
+    if isinstance(folder, str):
+        key = _s3_key(folder)
+        return [name.rsplit("/", 1)[-1] for name in _s3().ls(key, detail=False)] if _s3().exists(key) else []
+    return [part.name for part in folder.glob("*")]
+
+
+def _remove_part(warehouse: Path | str, table: str, name: str) -> None:
+    path = table_file(warehouse, table, name)
+    if isinstance(path, str):
+        _s3().rm(_s3_key(path))
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _stored_catalog_version(warehouse: Path) -> str | None:
@@ -134,9 +249,10 @@ def build_catalog(warehouse: Path) -> Path:
         The path of the catalog file.
     """
     path = catalog_path(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
-    with duckdb.connect(str(tmp)) as con:
+    with _attach_storage(duckdb.connect(str(tmp)), warehouse) as con:
         for statement in view_statements(warehouse):
             con.execute(statement)
         con.execute("create table _catalog (version varchar, built_at timestamptz)")
@@ -150,7 +266,7 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
 
     It holds no lock on any file, so it never gets in an analyst's way.
     """
-    con = duckdb.connect()
+    con = _attach_storage(duckdb.connect(), warehouse)
     for statement in view_statements(warehouse):
         con.execute(statement)
     return con
@@ -158,7 +274,7 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
 
 def connect_catalog(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the warehouse's DuckDB file, as an analyst opens it."""
-    return duckdb.connect(str(catalog_path(warehouse)), read_only=True)
+    return _attach_storage(duckdb.connect(str(catalog_path(warehouse)), read_only=True), warehouse)
 
 
 def write_part(warehouse: Path, table: str, run_id: str, rows: list[dict]) -> Path | None:
@@ -174,8 +290,7 @@ def write_part(warehouse: Path, table: str, run_id: str, rows: list[dict]) -> Pa
 
 def committed_run_ids(warehouse: Path) -> set[str]:
     """The ids of runs whose commit marker is on disk."""
-    runs_dir = parquet_root(warehouse) / "runs"
-    return {match["run_id"] for p in runs_dir.glob("*.parquet") if (match := _RUN_PART.match(p.name))}
+    return {match["run_id"] for name in _part_names(warehouse, "runs") if (match := _RUN_PART.match(name))}
 
 
 def remove_uncommitted_parts(warehouse: Path) -> list[Path]:
@@ -183,12 +298,12 @@ def remove_uncommitted_parts(warehouse: Path) -> list[Path]:
     committed = committed_run_ids(warehouse)
     removed = []
     for table in TABLES:
-        for part in (parquet_root(warehouse) / table).glob("*"):
-            match = _RUN_PART.match(part.name)
-            stale_tmp = part.name.startswith(".") and part.name.endswith(".tmp")
+        for name in _part_names(warehouse, table):
+            match = _RUN_PART.match(name)
+            stale_tmp = name.startswith(".") and name.endswith(".tmp")
             if stale_tmp or (match and match["run_id"] not in committed):
-                part.unlink(missing_ok=True)
-                removed.append(part)
+                _remove_part(warehouse, table, name)
+                removed.append(table_file(warehouse, table, name))
     return removed
 
 
@@ -200,7 +315,13 @@ def writer_lock(warehouse: Path, timeout: float, on_wait=None) -> Iterator[None]
         warehouse: the warehouse folder.
         timeout: seconds to wait for another writer before raising WarehouseBusy.
         on_wait: called with a message once if the lock is held by someone else.
+
+    On object storage there is no file to lock: the Prefect concurrency limit the ingest flow
+    holds keeps writers to one (see the module's docstring).
     """
+    if remote_url(warehouse) is not None:
+        yield
+        return
     Path(warehouse).mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(Path(warehouse).resolve() / ".lock"))
     try:

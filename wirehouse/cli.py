@@ -41,7 +41,10 @@ def _fail(message: str) -> None:
 
 
 def _warehouse(option: Path | None, settings) -> Path:
-    return (option or settings.warehouse.path).resolve()
+    from wirehouse.warehouse.db import remote_url
+
+    target = option or settings.warehouse.path
+    return target if remote_url(target) else target.resolve()
 
 
 def _flow_command(warehouse: Path | None, config: Path | None):
@@ -122,7 +125,9 @@ def print_report(report) -> None:
     console.print(table)
     if report.by_source:
         console.print(_source_table(report.by_source))
-    catalog = Path(report.warehouse) / "wirehouse.duckdb"
+    from wirehouse.warehouse.db import catalog_path
+
+    catalog = catalog_path(report.warehouse)
     console.print(f"warehouse: {catalog}")
     console.print('try: wirehouse sql "select source, count(*) as articles from articles group by source"')
 
