@@ -4,9 +4,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import flow
+from prefect.concurrency.sync import concurrency
 
 from wirehouse.config.settings import Settings, load_settings
-from wirehouse.flows.ingest import _timed
+from wirehouse.flows.ingest import WRITER_LIMIT, _timed
 from wirehouse.tasks.enrich import enrich_batch
 from wirehouse.tasks.entities import resolve
 from wirehouse.tasks.load import RunReport, land_enrichment, open_run, read_aliases, read_since
@@ -26,7 +27,7 @@ def reenrich(warehouse: Path, since: datetime, settings: Settings | None = None,
         The committed run's report: its new enrichment rows win over the older ones in the views.
     """
     settings = settings or load_settings()
-    with open_run(warehouse, settings.warehouse, on_wait) as run_id:
+    with concurrency(WRITER_LIMIT, strict=False), open_run(warehouse, settings.warehouse, on_wait) as run_id:
         report = RunReport(run_id, str(warehouse), datetime.now(timezone.utc), sources=["enrich"])
         with _timed(report, "read"):
             articles = read_since(warehouse, since)
