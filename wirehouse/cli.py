@@ -68,6 +68,8 @@ def run(
     settings, target = _flow_command(warehouse, config)
     from wirehouse.config.sources import adhoc_source, load_sources
     from wirehouse.flows.runner import configured_ingest
+    from wirehouse.flows.deployments import ensure_writer_limit
+    from wirehouse.progress import showing_progress
 
     with ExitStack() as stack:
         try:
@@ -79,7 +81,9 @@ def run(
         if not chosen:
             chosen, settings = _sample_sources(stack, settings)
         try:
-            report = configured_ingest(settings)(chosen, target, settings, on_wait=say_waiting)
+            ensure_writer_limit()
+            with showing_progress(err) as on_progress:
+                report = configured_ingest(settings)(chosen, target, settings, on_wait=say_waiting, on_progress=on_progress)
         except Exception as exc:  # the flow already logged the traceback; say it in one line
             _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     print_report(report)
@@ -129,7 +133,7 @@ def print_report(report) -> None:
 
     catalog = catalog_path(report.warehouse)
     console.print(f"warehouse: {catalog}")
-    console.print('try: wirehouse sql "select source, count(*) as articles from articles group by source"')
+    console.print('try: wirehouse sql "select source, count(*) as articles from articles group by source"', soft_wrap=True)
 
 
 def _outcome_counts(outcomes: dict[str, int], skip=("ok", "not_modified")) -> str:
