@@ -58,6 +58,8 @@ _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||\band\b|&|\bwith\b|\s[-–—]\s|/|\n)
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|«|:)\s+")
 _WORD = re.compile(r"\w+")
 _TAG = re.compile(r"<[^>]+>")
+_CDATA = re.compile(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$")
+_TRAILING_COMMA = re.compile(r",\s*([\]}])")
 
 
 @dataclass
@@ -125,7 +127,7 @@ def json_ld_article(tree) -> dict | None:
         except ValueError:
             # Pages often end the block with a stray comma or wrap it in a CDATA comment.
             try:
-                document = json.loads(re.sub(r",\s*([\]}])", r"\1", raw.strip("/<>![]CDATA ;")), strict=False)
+                document = json.loads(_TRAILING_COMMA.sub(r"\1", _CDATA.sub("", raw)), strict=False)
             except ValueError:
                 continue
         found.extend(node for node in _walk_json_ld(document) if _types(node) & ARTICLE_TYPES)

@@ -11,7 +11,8 @@ import pytest
 from wirehouse.config.settings import load_settings
 from wirehouse.tasks.boilerplate import boilerplate_family
 from wirehouse.tasks.extract import extract_article, extract_manifest, extract_pages, format_article
-from wirehouse.tasks.extract_meta import clean_title, split_authors
+from wirehouse.tasks.extract_meta import clean_title, json_ld_article, split_authors
+from wirehouse.tasks.extract_page import parse_html
 from wirehouse.tasks.records import Article, Page, Rejection
 from wirehouse.tasks.urls import article_id, canonical_url, content_hash
 
@@ -141,6 +142,18 @@ def test_short_or_empty_pages_are_extraction_empty(settings):
     short = "<html><body><article><p>Just one short line of text here.</p></article></body></html>"
     result = extract_article(short, URL, settings)
     assert result.outcome == "extraction_empty" and str(settings.min_text_chars) in result.reason
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        '[{"@type": "NewsArticle", "headline": "Council approves budget"},]',
+        '//<![CDATA[\n{"@type": ["NewsArticle"], "headline": "Council approves budget",}\n//]]>',
+    ],
+)
+def test_json_ld_survives_trailing_commas_and_cdata(block):
+    tree = parse_html(f'<html><head><script type="application/ld+json">{block}</script></head><body></body></html>')
+    assert json_ld_article(tree)["headline"] == "Council approves budget"
 
 
 @pytest.mark.parametrize(
