@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["bench_pipeline.py", "bench_extract.py", "bench_fetch.py", "bench_enrich.py"]
+BENCHES = ["bench_pipeline.py", "bench_extract.py", "bench_fetch.py", "bench_enrich.py", "bench_dedup.py"]
 
 
 def main() -> int:

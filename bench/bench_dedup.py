@@ -1,0 +1,407 @@
+"""Near-duplicates and stories: pairwise quality on a labelled set, and time and memory at scale.
+
+Quality. The labelled set is built at bench time from text the project may use:
+  - the bundled sample site (its wire copies are near-duplicates; its events, covered by several
+    outlets in their own words, are stories; its negative pairs are look-alike events: two
+    earthquakes in one week, two matches of one team);
+  - the two seed reports in ../shared/seeds/ (one event, two outlets, not copies);
+  - article bodies from ../shared/data/extraction/*/pages.jsonl (gold "text"), each an event of
+    its own, with generated copies: exact copies under other URLs, and syndicated copies edited
+    as syndication edits them (new headline, dateline, trimmed last paragraph, inserted ad
+    lines, typos, another site's template), some landing in a later batch than the original.
+Batches go through the real functions in time order (fingerprint, assign_duplicates against
+candidates from a band index, assign_into for stories), entities from the real spaCy stage.
+Pairwise precision, recall and F1 are printed for duplicates (same group) and stories (same
+story_id).
+
+Scale. 10k and 100k generated articles (pseudo-words, pseudo-names; 1,000 articles a day, in
+daily batches like daily runs; a fifth are copies), through the same functions. The band index
+and the landed texts live in an in-memory DuckDB table joined like the warehouse's
+`article_bands` (the equivalent in-memory path of tasks/load.py's read_dedup_candidates); the
+story window is one StoryIndex kept across batches, evicting what leaves the window. Entities
+are the generated names (no spaCy at this size). Each size runs in its own process so its peak
+RSS is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from wirehouse.config.settings import Settings, load_settings
+from wirehouse.tasks.dedup import KnownArticle, assign_duplicates, fingerprint_articles
+from wirehouse.tasks.records import Article, EntityMention
+from wirehouse.tasks.stories import StoryIndex, assign_into, story_articles
+from wirehouse.tasks.urls import article_id, content_hash
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+EXTRACTION_SETS = ("readability", "scrapinghub", "wcxb-dev")
+ORIGINALS = 200  # extraction bodies used (150 to 1,200 words), to keep NER near a minute
+NER_CHARS = 4000  # entities are tagged in the first 4,000 characters here (the flow tags 100,000)
+QUALITY_BATCH = 100
+SCALE_PER_DAY = 1000
+START = datetime(2026, 1, 5, 6, tzinfo=timezone.utc)
+ADS = (
+    "ADVERTISEMENT",
+    "Subscribe to our newsletter for the day's top stories.",
+    "Story continues below advertisement",
+    "Sponsored: compare the best savings rates of the month",
+)
+
+
+@dataclass
+class Labelled:
+    """An article of the labelled set with its gold duplicate group and story."""
+
+    article: Article
+    group: str
+    story: str
+    mentions: list[EntityMention] | None = None
+
+
+def _article(key: str, title: str, text: str, when: datetime, source: str) -> Article:
+    url = f"https://{source}.example/{key}"
+    return Article(
+        article_id=article_id(url), url=url, canonical_url=url, source=source, title=title, text=text,
+        fetched_at=when, date_published=when, content_hash=content_hash(text),
+    )
+
+
+# The labelled set.
+
+def sample_items() -> list[Labelled]:
+    """The sample site's articles: wire groups are duplicates, events are stories."""
+    from wirehouse.sample import load_catalog
+
+    catalog = load_catalog()
+    items = []
+    for a in catalog.articles:
+        key = f"{a.outlet}/{a.slug}"
+        items.append(Labelled(_article(key, a.title, a.text, a.published, a.outlet), a.wire_id or key, f"sample:{a.event_id}"))
+    return items
+
+
+def seed_items() -> list[Labelled]:
+    """The two seed reports: one story, two groups."""
+    when = datetime(2025, 10, 31, 9, tzinfo=timezone.utc)
+    items = []
+    for number, path in enumerate(sorted((SHARED / "seeds").glob("*.txt"))):
+        text = path.read_text(encoding="utf-8")
+        items.append(Labelled(_article(f"seed{number}", None, text, when + timedelta(hours=number), f"seed{number}"), path.name, "seeds"))
+    return items
+
+
+def extraction_bodies(limit: int, rng: random.Random) -> list[tuple[str, str, str]]:
+    """(id, title, text) of gold bodies of 150 to 1,200 words, at most `limit`, no two alike."""
+    bodies = []
+    for name in EXTRACTION_SETS:
+        path = SHARED / "data" / "extraction" / name / "pages.jsonl"
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                page = json.loads(line)
+                text = (page.get("text") or "").strip()
+                if 150 <= len(text.split()) <= 1200:
+                    bodies.append((f"{name}:{page['id']}", page.get("title") or "", text))
+    rng.shuffle(bodies)
+    # Drop bodies that are copies of one another already (the same page in two sets).
+    settings = load_settings().dedup
+    probes = [_article(key, title, text, START, "probe") for key, title, text in bodies]
+    assign_duplicates(probes, fingerprint_articles(probes, settings), [], settings)
+    distinct = [body for body, probe in zip(bodies, probes) if probe.duplicate_of is None]
+    return distinct[:limit]
+
+
+def _paragraphs(text: str) -> list[str]:
+    parts = [p.strip() for p in text.split("\n") if p.strip()]
+    return parts if len(parts) > 1 else [p.strip() + "." for p in text.split(". ") if p.strip()]
+
+
+def _typos(text: str, rng: random.Random, every: int = 60) -> str:
+    words = text.split(" ")
+    for i in rng.sample(range(len(words)), max(1, len(words) // every)):
+        w = words[i]
+        if len(w) > 3:
+            j = rng.randrange(1, len(w) - 1)
+            words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
+    return " ".join(words)
+
+
+def edited_copy(kind: str, title: str, text: str, rng: random.Random) -> tuple[str, str]:
+    """(title, text) of a syndicated copy edited the way `kind` says."""
+    paragraphs = _paragraphs(text)
+    if kind == "headline":
+        return "UPDATE: " + " ".join(reversed(title.split())) if title else "Update", "LONDON (Wire) - " + text
+    if kind == "trimmed":
+        return title, "\n".join(paragraphs[:-1] if len(paragraphs) > 3 else paragraphs)
+    if kind == "ads":
+        for _ in range(3):
+            paragraphs.insert(rng.randrange(1, len(paragraphs) + 1), rng.choice(ADS))
+        return title, "\n".join(paragraphs)
+    if kind == "typos":
+        return title, _typos(text, rng)
+    if kind == "template":
+        merged = [" ".join(paragraphs[i : i + 2]) for i in range(0, len(paragraphs), 2)]
+        return title, "\n\n".join(["Photo: Reuters / File", *merged, "Read more: the latest headlines", "Share this article"])
+    if kind == "combo":
+        _, dated = edited_copy("headline", title, text, rng)
+        _, trimmed = edited_copy("trimmed", title, dated, rng)
+        return title, _typos(trimmed, rng, every=120)
+    raise ValueError(kind)
+
+
+COPY_KINDS = ("exact", "headline", "trimmed", "ads", "typos", "template", "combo")
+
+
+def extraction_items(rng: random.Random) -> list[Labelled]:
+    """Extraction bodies, each its own story and group, with two generated copies each."""
+    items = []
+    for number, (key, title, text) in enumerate(extraction_bodies(ORIGINALS, rng)):
+        when = START + timedelta(days=rng.uniform(0, 90))
+        items.append(Labelled(_article(key, title, text, when, "origin"), key, key))
+        for kind in rng.sample(COPY_KINDS, 2):
+            copy_title, copy_text = (title, text) if kind == "exact" else edited_copy(kind, title, text, rng)
+            later = when + timedelta(hours=rng.uniform(0.5, 60))
+            items.append(Labelled(_article(f"{key}/{kind}", copy_title, copy_text, later, f"copy-{kind}"), key, key))
+    return items
+
+
+def tag_entities(items: list[Labelled], settings: Settings) -> float:
+    """Entity mentions from the real enrich stage; returns the seconds it took."""
+    from wirehouse.tasks.enrich import enrich_articles
+
+    started = time.perf_counter()
+    entities_only = settings.enrich.model_copy(update={"keywords": 0, "tone": False, "max_chars": NER_CHARS})
+    enriched = enrich_articles([item.article for item in items], entities_only)
+    for item, enrichment in zip(items, enriched):
+        item.mentions = enrichment.mentions
+    return time.perf_counter() - started
+
+
+# The runs: batches through dedup and stories, the landed state kept in memory.
+
+class MemoryWarehouse:
+    """What a warehouse keeps for dedup and stories, in memory: the band index and the stories.
+
+    Candidates come from a join of a batch's band hashes with every landed article's, in
+    DuckDB, as tasks/load.py's read_dedup_candidates joins `article_bands`.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.con = duckdb.connect()
+        self.con.execute("create table bands (article_id varchar, band smallint, hash bigint)")
+        self.con.execute("create table landed (article_id varchar, content_hash varchar, text varchar, duplicate_of varchar)")
+        self.index = StoryIndex(settings.stories)
+        self.story_of: dict[str, str] = {}
+
+    def land(self, batch: list[Article], mentions: list[EntityMention]) -> None:
+        """Dedup and story-assign one batch against everything landed, then land it."""
+        prints = fingerprint_articles(batch, self.settings.dedup)
+        assign_duplicates(batch, prints, self._candidates(prints, batch), self.settings.dedup)
+        earliest = min(a.date_published for a in batch)
+        self.index.evict_before(earliest - timedelta(days=self.settings.stories.window_days))
+        canonicals = {a.duplicate_of: self.story_of[a.duplicate_of] for a in batch if a.duplicate_of in self.story_of}
+        result = assign_into(self.index, story_articles(batch, mentions), canonicals)
+        for a in batch:
+            a.story_id = result.story_of[a.article_id]
+            self.story_of[a.article_id] = a.story_id
+        self._append_bands(prints)
+        self.con.register("batch_rows", pa.table({
+            "article_id": [a.article_id for a in batch], "content_hash": [a.content_hash for a in batch],
+            "text": [a.text for a in batch], "duplicate_of": [a.duplicate_of for a in batch],
+        }))
+        self.con.execute("insert into landed select * from batch_rows")
+        self.con.unregister("batch_rows")
+
+    def _append_bands(self, prints) -> None:
+        self.con.register("batch_bands", pa.table({
+            "article_id": [p.article_id for p in prints for _ in p.bands],
+            "band": pa.array([i for p in prints for i in range(len(p.bands))], pa.int16()),
+            "hash": pa.array([h for p in prints for h in p.bands], pa.int64()),
+        }))
+        self.con.execute("insert into bands select * from batch_bands")
+        self.con.unregister("batch_bands")
+
+    def _candidates(self, prints, batch: list[Article]) -> list[KnownArticle]:
+        self.con.register("probe", pa.table({
+            "band": pa.array([i for p in prints for i in range(len(p.bands))], pa.int16()),
+            "hash": pa.array([h for p in prints for h in p.bands], pa.int64()),
+        }))
+        self.con.register("probe_hashes", pa.table({"content_hash": [a.content_hash for a in batch]}))
+        rows = self.con.execute(
+            """
+            with matches as (
+                select distinct article_id from bands join probe using (band, hash)
+                union
+                select article_id from landed where content_hash in (select content_hash from probe_hashes)
+            )
+            select article_id, content_hash, text, duplicate_of from landed where article_id in (select article_id from matches)
+            """
+        ).fetchall()
+        self.con.unregister("probe")
+        self.con.unregister("probe_hashes")
+        return [KnownArticle(*row) for row in rows]
+
+
+def _time_batches(articles: list[Article], size: int) -> list[list[Article]]:
+    ordered = sorted(articles, key=lambda a: a.date_published)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def pairwise(gold: dict[str, str], predicted: dict[str, str]) -> tuple[float, float, float]:
+    """Pairwise precision, recall and F1 of a predicted clustering against a gold one."""
+    def pairs(counts) -> int:
+        return sum(n * (n - 1) // 2 for n in counts.values())
+
+    both = pairs(Counter((gold[k], predicted[k]) for k in gold))
+    gold_pairs, predicted_pairs = pairs(Counter(gold.values())), pairs(Counter(predicted.values()))
+    precision = both / predicted_pairs if predicted_pairs else 1.0
+    recall = both / gold_pairs if gold_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def quality(settings: Settings) -> None:
+    rng = random.Random(7)
+    items = sample_items() + seed_items() + extraction_items(rng)
+    ner_seconds = tag_entities(items, settings)
+    by_id = {item.article.article_id: item for item in items}
+    warehouse = MemoryWarehouse(settings)
+    started = time.perf_counter()
+    for batch in _time_batches([item.article for item in items], QUALITY_BATCH):
+        warehouse.land(batch, [m for a in batch for m in by_id[a.article_id].mentions])
+    seconds = time.perf_counter() - started
+    groups = {i.article.article_id: i.article.duplicate_of or i.article.article_id for i in items}
+    stories = {i.article.article_id: i.article.story_id for i in items}
+    copies = sum(1 for i in items if i.group != i.article.article_id and i.article.source.startswith("copy"))
+    print(
+        f"labelled set: {len(items)} articles ({len(sample_items())} sample, 2 seeds, "
+        f"{sum(1 for i in items if i.article.source == 'origin')} extraction bodies + {copies} generated copies), "
+        f"{len({i.story for i in items})} stories; NER {ner_seconds:.1f} s, dedup + stories {seconds:.1f} s"
+    )
+    print(f"{'':<12} {'precision':>9} {'recall':>7} {'F1':>6}   target")
+    dup = pairwise({k: by_id[k].group for k in by_id}, groups)
+    story = pairwise({k: by_id[k].story for k in by_id}, stories)
+    print(f"{'duplicates':<12} {dup[0]:>9.4f} {dup[1]:>7.4f} {dup[2]:>6.4f}   P >= 0.99, R >= 0.97  {'ok' if dup[0] >= 0.99 and dup[1] >= 0.97 else 'MISSED'}")
+    print(f"{'stories':<12} {story[0]:>9.4f} {story[1]:>7.4f} {story[2]:>6.4f}   F1 >= 0.90  {'ok' if story[2] >= 0.90 else 'MISSED'}")
+    _print_errors(items, groups, stories)
+
+
+def _print_errors(items: list[Labelled], groups: dict[str, str], stories: dict[str, str]) -> None:
+    """Which copy kinds were missed, and the look-alike sample events that were merged."""
+    missed = Counter(
+        i.article.source for i in items
+        if i.article.source.startswith("copy") and groups[i.article.article_id] == i.article.article_id
+    )
+    if missed:
+        print("copies missed by kind:", dict(sorted(missed.items())))
+    seeds = {stories[i.article.article_id] for i in items if i.story == "seeds"}
+    groups_of_seeds = {groups[i.article.article_id] for i in items if i.story == "seeds"}
+    print(f"seed reports: {'one story' if len(seeds) == 1 else 'SPLIT'}, {'not copies' if len(groups_of_seeds) == 2 else 'FLAGGED AS COPIES'}")
+    from wirehouse.sample import load_catalog
+
+    story_of_event = defaultdict(set)
+    for i in items:
+        if i.story.startswith("sample:"):
+            story_of_event[i.story.removeprefix("sample:")].add(stories[i.article.article_id])
+    merged = [pair for pair in load_catalog().negative_pairs if story_of_event[pair[0]] & story_of_event[pair[1]]]
+    split = sorted(e for e, s in story_of_event.items() if len(s) > 1)
+    print(f"sample events split: {split or 'none'}; negative pairs merged: {merged or 'none'}")
+
+
+# Scale: generated articles.
+
+class Generator:
+    """Pseudo-news: events with their own names and words, told by several outlets, and copies."""
+
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+        syllables = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
+        self.words = self._tokens(syllables, 8000, 2, 4)
+        self.names = [w.capitalize() for w in self._tokens(syllables, 30000, 2, 3)]
+        self.zipf = [1 / (rank + 1) for rank in range(len(self.words))]
+
+    def _tokens(self, syllables, count, low, high) -> list[str]:
+        seen: set[str] = set()
+        while len(seen) < count:
+            seen.add("".join(self.rng.choice(syllables) for _ in range(self.rng.randint(low, high))))
+        return sorted(seen)
+
+    def day(self, day: int, count: int) -> tuple[list[Article], dict[str, list[str]]]:
+        """`count` articles about events of one day, and each one's entity names."""
+        rng, out, names = self.rng, [], {}
+        while len(out) < count:
+            event_names = rng.sample(self.names, 6)
+            event_words = rng.sample(self.words, 12)
+            when = START + timedelta(days=day + rng.uniform(0, 1))
+            for outlet in range(rng.choice((1, 1, 2, 3))):
+                mentioned = rng.sample(event_names, 4)
+                body = rng.choices(self.words, weights=self.zipf, k=120) + event_words[:8] + mentioned
+                rng.shuffle(body)
+                text = " ".join(body)
+                key = f"gen/{day}/{len(out)}"
+                out.append(_article(key, " ".join(mentioned[:2] + event_words[:3]), text, when + timedelta(hours=outlet * 3), f"outlet{outlet}"))
+                names[out[-1].article_id] = mentioned
+                if rng.random() < 0.25 and len(out) < count:  # a syndicated copy: a dateline and a trimmed end
+                    copy = "DATELINE - " + " ".join(body[:-15]) if rng.random() < 0.8 else text
+                    out.append(_article(key + "/copy", out[-1].title, copy, when + timedelta(hours=outlet * 3 + 5), "syndicator"))
+                    names[out[-1].article_id] = mentioned
+        return out[:count], names
+
+
+def scale(count: int, settings: Settings) -> None:
+    """Time dedup + stories over `count` generated articles in daily batches; one result line.
+
+    Each day's batch is generated just before it lands (generation is not timed) and dropped
+    after, so the process holds what a run would: the index and the story window.
+    """
+    generator, warehouse = Generator(seed=count), MemoryWarehouse(settings)
+    seconds, duplicates, stories = 0.0, 0, set()
+    for day in range(count // SCALE_PER_DAY):
+        batch, names = generator.day(day, SCALE_PER_DAY)
+        mentions = [EntityMention(a.article_id, name, "ORG", 0, 0) for a in batch for name in names[a.article_id]]
+        started = time.perf_counter()
+        warehouse.land(batch, mentions)
+        seconds += time.perf_counter() - started
+        duplicates += sum(1 for a in batch if a.duplicate_of)
+        stories.update(a.story_id for a in batch)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    stories = len(stories)
+    print(f"RESULT {count} {seconds:.3f} {rss_mb:.0f} {duplicates} {stories} {len(warehouse.index.members)}", flush=True)
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--scale":
+        scale(int(sys.argv[2]), load_settings())
+        return
+    settings = load_settings()
+    print("== quality ==", flush=True)
+    quality(settings)
+    print("\n== scale: dedup + story assignment, daily batches of 1,000, in-memory band index (DuckDB) and story window ==")
+    print(f"{'articles':>9} {'seconds':>8} {'ms/article':>10} {'peak RSS MB':>11} {'copies':>7} {'stories':>8} {'window':>7}")
+    per_article = {}
+    for count in (10_000, 100_000):
+        child = subprocess.run([sys.executable, __file__, "--scale", str(count)], capture_output=True, text=True)
+        if child.returncode != 0:
+            print(child.stderr[-2000:])
+            raise SystemExit(f"the {count} articles run failed")
+        _, n, seconds, rss, duplicates, stories, window = next(l for l in child.stdout.splitlines() if l.startswith("RESULT")).split()
+        per_article[count] = float(seconds) / int(n) * 1000
+        print(f"{int(n):>9} {float(seconds):>8.1f} {per_article[count]:>10.3f} {rss:>11} {duplicates:>7} {stories:>8} {window:>7}")
+    ratio = per_article[100_000] / per_article[10_000]
+    print(f"time per article at 100k / at 10k: {ratio:.2f} (target <= 1.5)  {'ok' if ratio <= 1.5 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
