@@ -1,4 +1,5 @@
-"""`make bench`: every benchmark in bench/, one after another, each in its own process."""
+"""`make bench`: every benchmark in bench/, one after another, each in its own process (bench_scale.py
+at its default 1,000 pages; run it with --pages 10000 or --pages 100000 by hand)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["bench_pipeline.py", "bench_extract.py", "bench_fetch.py", "bench_enrich.py", "bench_dedup.py"]
+BENCHES = ["bench_pipeline.py", "bench_extract.py", "bench_fetch.py", "bench_enrich.py", "bench_dedup.py", "bench_scale.py"]
 
 
 def main() -> int:

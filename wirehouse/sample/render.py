@@ -58,6 +58,14 @@ def render_site(catalog: Catalog, base_url: str) -> dict[str, Resource]:
     return site
 
 
+def render_article(catalog: Catalog, article: Article, base_url: str, neighbours: list[Article]) -> bytes:
+    """One article page in its outlet's template, `neighbours` (the outlet's other articles)
+    filling its navigation, "most read" and "related" boxes: for pages made up elsewhere, such as
+    bench/corpus.py's."""
+    chrome = _chrome(catalog.outlet(article.outlet), neighbours, base_url)
+    return _article_page(catalog, chrome, article, neighbours).body
+
+
 def render_not_found(catalog: Catalog) -> bytes:
     """The site-wide 404 page."""
     return _environment().get_template("not_found.html").render(outlets=catalog.outlets).encode()

@@ -1,0 +1,188 @@
+"""Throughput at scale: each heavy stage alone with its library called directly, then the whole flow.
+
+    python bench/bench_scale.py                    # 1,000 pages (what `make bench` runs)
+    python bench/bench_scale.py --pages 10000      # the target size: whole flow >= 0.8 x slowest stage
+    python bench/bench_scale.py --pages 100000     # time per page should stay within 1.2 x of 10k
+
+One run, the same pages (bench/corpus.py, served through a proxy on 127.0.0.1):
+
+- trafilatura `extract` in a ProcessPoolExecutor of one worker per core;
+- spaCy `nlp.pipe` with n_process = cores on the texts trafilatura gave (the pipeline's model
+  and components);
+- rensa MinHash signatures of the same texts;
+- the whole ingest flow (discover, fetch over HTTP, extract, dedup, enrich, stories, load) into a
+  temporary warehouse, in a child process whose peak memory (with its children) is sampled.
+
+The direct stages run on the first `--direct-pages` pages (a rate, not a total); the flow on all
+of them. Prefect's one-off server start is left out of the flow's time by a warm-up flow; all the
+per-run work is in. Prints pages per second, the ratio of the flow to the slowest stage, time per
+page and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus import Corpus, serve_corpus  # noqa: E402
+
+CORES = os.cpu_count() or 1
+
+
+def _extract(job: tuple[str, str]) -> str:
+    import trafilatura
+
+    html, url = job
+    return trafilatura.extract(html, url=url, favor_precision=True, include_comments=False, with_metadata=True) or ""
+
+
+def direct_stages(corpus: Corpus, count: int) -> tuple[dict[str, float], list[str]]:
+    """Pages per second of each stage alone, on the corpus's first `count` pages."""
+    from rensa import RMinHash
+
+    from wirehouse.config.settings import load_settings
+    from wirehouse.tasks.enrich import load_nlp
+
+    settings = load_settings()
+    jobs = [(corpus.html(i).decode(), corpus.url(i)) for i in range(count)]
+    rates = {}
+    with ProcessPoolExecutor(max_workers=CORES) as pool:
+        list(pool.map(_extract, jobs[: CORES * 2]))  # the workers' imports are not the stage's work
+        started = time.perf_counter()
+        texts = list(pool.map(_extract, jobs, chunksize=16))
+        rates["trafilatura extract"] = count / (time.perf_counter() - started)
+    nlp = load_nlp(settings.enrich.model)
+    started = time.perf_counter()
+    for _ in nlp.pipe(texts, n_process=CORES, batch_size=settings.enrich.batch_size):
+        pass
+    rates["spaCy nlp.pipe"] = count / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for text in texts:
+        words = text.lower().split()
+        minhash = RMinHash(num_perm=settings.dedup.num_perm, seed=settings.dedup.seed)
+        minhash.update(sorted({" ".join(words[i : i + settings.dedup.shingle_size]) for i in range(len(words))}))
+        minhash.digest()
+    rates["rensa MinHash"] = count / (time.perf_counter() - started)
+    return rates, texts
+
+
+def _tree_rss(process) -> int:
+    """Resident bytes of a process and all its children."""
+    import psutil
+
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def whole_flow(served, pages: int) -> dict:
+    """Run the flow in a child process; its report, wall time and peak RSS (with its children)."""
+    with tempfile.TemporaryDirectory(prefix="wirehouse-scale-") as tmp:
+        spec = Path(tmp) / "run.json"
+        spec.write_text(json.dumps({"sources": served.sources(), "proxy": served.proxy_url, "warehouse": str(Path(tmp) / "wh")}))
+        child = subprocess.Popen([sys.executable, __file__, "--flow-child", str(spec)], stdout=subprocess.PIPE, text=True)
+        peak = [0]
+        try:
+            import psutil
+
+            process = psutil.Process(child.pid)
+
+            def sample() -> None:
+                while child.poll() is None:
+                    peak[0] = max(peak[0], _tree_rss(process))
+                    time.sleep(0.25)
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+        except ImportError:
+            sampler = None
+        out, _ = child.communicate()
+        if sampler:
+            sampler.join()
+        if child.returncode != 0:
+            raise SystemExit(f"the flow failed ({child.returncode})")
+        result = json.loads(out.strip().splitlines()[-1])
+        if not peak[0]:  # no psutil: the largest single process the kernel saw
+            import resource
+
+            peak[0] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        result["peak_rss"] = peak[0]
+        return result
+
+
+def flow_child(spec_path: str) -> None:
+    """The child's side: warm Prefect up, run one ingest, print its numbers as JSON."""
+    from prefect import flow
+
+    from wirehouse.config.settings import load_settings
+    from wirehouse.config.sources import Source
+    from wirehouse.flows.ingest import ingest
+
+    spec = json.loads(Path(spec_path).read_text())
+    flow(name="warm-up")(lambda: None)()
+    settings = load_settings()
+    settings = settings.model_copy(update={"fetch": settings.fetch.model_copy(update={"proxy": spec["proxy"]})})
+    sources = [Source(**source) for source in spec["sources"]]
+    started = time.perf_counter()
+    report = ingest(sources, Path(spec["warehouse"]), settings)
+    wall = time.perf_counter() - started
+    print(json.dumps({
+        "wall": wall, "stage_seconds": report.stage_seconds, "fetched": report.pages_fetched, "failed": report.pages_failed,
+        "articles": report.articles_new + report.articles_updated, "near": report.near_duplicates,
+        "exact": report.exact_duplicates, "mentions": report.entities,
+    }))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds each response waits")
+    parser.add_argument("--direct-pages", type=int, default=2000, help="pages the stages alone run on (at most --pages)")
+    parser.add_argument("--flow-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.flow_child:
+        flow_child(args.flow_child)
+        return
+    corpus = Corpus(args.pages)
+    direct = min(args.direct_pages, args.pages)
+    print(f"scale bench: {args.pages} pages on {corpus.hosts} hosts, latency {args.latency * 1000:.0f} ms, {CORES} cores")
+    rates, texts = direct_stages(corpus, direct)
+    words = sum(len(text.split()) for text in texts) / max(len(texts), 1)
+    print(f"stages alone, on {direct} pages ({words:.0f} words of text each):")
+    for stage, rate in rates.items():
+        print(f"  {stage:<22} {rate:>8.1f} pages/s")
+    slowest = min(rates, key=rates.get)
+    with serve_corpus(corpus, args.latency) as served:
+        server_cpu = time.process_time()
+        flow = whole_flow(served, args.pages)
+        server_cpu = time.process_time() - server_cpu
+    rate = args.pages / flow["wall"]
+    print(f"whole flow on {args.pages} pages: {flow['fetched']} fetched, {flow['failed']} failed, {flow['articles']} articles, "
+          f"{flow['exact']} exact + {flow['near']} near duplicates, {flow['mentions']} entity mentions")
+    print("  stage seconds: " + "  ".join(f"{k} {v:.1f}" for k, v in flow["stage_seconds"].items()))
+    print(f"  {flow['wall']:.1f} s, {rate:.1f} pages/s, {flow['wall'] / args.pages * 1000:.1f} ms per page; "
+          f"corpus server {server_cpu:.1f} s CPU in the bench process")
+    print(f"  peak RSS of the flow process and its children: {flow['peak_rss'] / 2**20:.0f} MiB")
+    print(f"ratio whole flow / slowest stage alone ({slowest}): {rate / rates[slowest]:.2f} (target >= 0.8 at 10k pages)")
+
+
+if __name__ == "__main__":
+    main()
