@@ -57,10 +57,10 @@ def _pool_for(settings: ExtractSettings) -> ProcessPoolExecutor:
         # Not "fork": a Prefect worker process runs threads (its event loop, the log and event
         # shippers), and forking a threaded process copies locks those threads may hold, which
         # can deadlock the child. "forkserver" forks workers from a clean single-threaded server
-        # that has imported `extract_page` (trafilatura, no Prefect) once, so a recycled worker
-        # starts in milliseconds where "spawn" would re-import everything each time.
+        # that has preloaded `extract_worker` (trafilatura and the language model, no Prefect)
+        # once, so a recycled worker starts in milliseconds where "spawn" would load it all again.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["wirehouse.tasks.extract_page"])
+        context.set_forkserver_preload(["wirehouse.tasks.extract_worker"])
         _pool = ProcessPoolExecutor(
             max_workers=settings.workers, mp_context=context, max_tasks_per_child=settings.max_tasks_per_child
         )
