@@ -12,7 +12,10 @@ import re
 # A line longer than this many words is prose, never boilerplate.
 MAX_WORDS = 30
 
-_SOCIAL = r"(?:facebook|twitter|x|linkedin|whatsapp|reddit|pinterest|email|e-mail|telegram|messenger|flipboard|tumblr|threads|bluesky|mail|sms|print|copy link|copy|link)"
+_SOCIAL = (
+    r"(?:facebook|twitter|x|linkedin|whatsapp|reddit|pinterest|email|e-mail|telegram|messenger|flipboard|"
+    r"tumblr|threads|bluesky|mail|sms|print|copy link|copy|link)"
+)
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # A line that is only a date (and maybe a time): "March 4, 2025", "4 Mar 2025 10:15 GMT", "2025-03-04".
 _DATE = (
