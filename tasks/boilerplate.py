@@ -23,7 +23,10 @@ _DATE = (
     rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
     r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[a-z]{2,4})?)?"
 )
-_DATE_WORDS = r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|today|yesterday|hours? ago|minutes? ago|mins? ago|days? ago)"
+_DATE_WORDS = (
+    r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|today|yesterday|"
+    r"hours? ago|minutes? ago|mins? ago|days? ago)"
+)
 
 FAMILIES: dict[str, re.Pattern] = {
     "share": re.compile(
@@ -50,7 +53,8 @@ FAMILIES: dict[str, re.Pattern] = {
     ),
     "also_read": re.compile(
         r"^(?:(?:also read|read also|see also)\b.{0,200}|"
-        r"(?:read more|more to read|(?:browse |view |see )?related(?: articles?| stories| coverage| news| content| reading| posts?| links?)?|"
+        r"(?:read more|more to read|"
+        r"(?:browse |view |see )?related(?: articles?| stories| coverage| news| content| reading| posts?| links?)?|"
         r"recommended(?: for you| stories| reading)?|you may also like|you might (?:also )?like|don'?t miss|must read|"
         r"more from [\w .]{1,40}|more on this(?: story)?|more stories|further reading|trending(?: now)?|"
         r"popular(?: now| stories)?|most (?:read|popular|viewed)|editor'?s picks?|top stories|latest(?: news| stories)?|"
@@ -102,7 +106,8 @@ FAMILIES: dict[str, re.Pattern] = {
         re.IGNORECASE,
     ),
     "follow": re.compile(
-        r"^(?:follow us\W*|follow (?:us|me|@\w+|[\w .]{0,40}) on (?:twitter|x|facebook|instagram|linkedin|threads|google news|whatsapp|telegram|youtube).*|"
+        r"^(?:follow us\W*|follow (?:us|me|@\w+|[\w .]{0,40}) on "
+        r"(?:twitter|x|facebook|instagram|linkedin|threads|google news|whatsapp|telegram|youtube).*|"
         r"(?:like|follow) us on .{0,60}|get (?:the )?(?:latest )?news on whatsapp.*)$",
         re.IGNORECASE,
     ),
