@@ -27,7 +27,8 @@ def backfill(warehouse: Path, since: datetime, until: datetime, settings: Settin
         their duplicates, entities and stories; unchanged ones are counted and left as they are.
     """
     settings = settings or load_settings()
-    with concurrency(WRITER_LIMIT, strict=False), open_run(warehouse, settings.warehouse, on_wait) as run_id:
+    # The file lock first (it says when it waits), then the Prefect slot: one order everywhere.
+    with open_run(warehouse, settings.warehouse, on_wait) as run_id, concurrency(WRITER_LIMIT, strict=False):
         report = RunReport(run_id, str(warehouse), datetime.now(timezone.utc))
         with _timed(report, "read"):
             pages = read_stored_pages(warehouse, since, until)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from prefect import serve
 from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectAlreadyExists
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
 from wirehouse.config.settings import Settings
@@ -35,7 +36,10 @@ def deployment_name(group: list[Source], only_group: bool) -> str:
 def ensure_writer_limit() -> None:
     """Create the global concurrency limit that lets one ingest write at a time, if missing."""
     with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(WRITER_LIMIT, limit=1)
+        try:
+            client.upsert_global_concurrency_limit_by_name(WRITER_LIMIT, limit=1)
+        except ObjectAlreadyExists:  # another process created it between Prefect's read and create
+            pass
 
 
 def serve_ingest(sources: list[Source], warehouse: Path, settings: Settings, cron: str | None = None) -> None:

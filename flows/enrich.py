@@ -27,7 +27,8 @@ def reenrich(warehouse: Path, since: datetime, settings: Settings | None = None,
         The committed run's report: its new enrichment rows win over the older ones in the views.
     """
     settings = settings or load_settings()
-    with concurrency(WRITER_LIMIT, strict=False), open_run(warehouse, settings.warehouse, on_wait) as run_id:
+    # The file lock first (it says when it waits), then the Prefect slot: one order everywhere.
+    with open_run(warehouse, settings.warehouse, on_wait) as run_id, concurrency(WRITER_LIMIT, strict=False):
         report = RunReport(run_id, str(warehouse), datetime.now(timezone.utc), sources=["enrich"])
         with _timed(report, "read"):
             articles = read_since(warehouse, since)

@@ -105,7 +105,8 @@ def ingest(
         The committed run's report.
     """
     settings = settings or load_settings()
-    with concurrency(WRITER_LIMIT, strict=False), open_run(warehouse, settings.warehouse, on_wait) as run_id:
+    # The file lock first (it says when it waits), then the Prefect slot: one order everywhere.
+    with open_run(warehouse, settings.warehouse, on_wait) as run_id, concurrency(WRITER_LIMIT, strict=False):
         report = RunReport(run_id, str(warehouse), datetime.now(timezone.utc), sources=[s.name for s in sources])
         with _timed(report, "discover", on_progress):
             state = read_frontier(warehouse, settings.fetch)
