@@ -20,7 +20,7 @@ from wirehouse.sample import load_catalog
 from wirehouse.tasks.enrich import enrich_articles, load_nlp, shutdown_pool
 from wirehouse.tasks.records import Article
 
-REPEAT = 8
+REPEAT = 24  # about 1,200 texts: a large run, where enrichment uses its worker processes
 TARGET = 0.8
 
 
@@ -76,8 +76,9 @@ def main() -> None:
     ]
     for name, seconds in rows:
         print(f"{name:<38} {seconds:>7.2f} s {len(texts) / seconds:>8.1f} texts/s  ratio {baseline / seconds:.2f}")
-    ratio = baseline / ours
-    print(f"entity throughput ratio to plain spaCy (warm pool): {ratio:.2f} (target >= {TARGET}) {'OK' if ratio >= TARGET else 'BELOW TARGET'}")
+    # Judged on the cold pool: a run pays its workers' start-up.
+    ratio = baseline / cold
+    print(f"entity throughput ratio to plain spaCy (cold pool, start-up included): {ratio:.2f} (target >= {TARGET}) {'OK' if ratio >= TARGET else 'BELOW TARGET'}")
     sys.stdout.flush()
 
 
