@@ -140,6 +140,8 @@ def enrich_articles(articles: list[Article], settings: EnrichSettings) -> list[A
         One ArticleEnrichment per article, in order. Batches of `parallel_min_articles` or more
         run in `workers` processes, in chunks of `chunk_size` articles.
     """
+    if not articles:  # nothing new this run: do not load the models for nothing
+        return []
     items = [(a.article_id, a.text, a.language) for a in articles]
     workers = _workers(settings)
     if len(items) < settings.parallel_min_articles or workers < 2:
