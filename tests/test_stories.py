@@ -212,7 +212,10 @@ def test_the_two_seed_reports_land_in_one_story_and_are_not_copies(two_runs):
     assert story_a == story_b is not None
     story = _query(warehouse, "select n_articles, n_outlets, headline, top_entities from stories where story_id = ?", story_a)
     assert story[0][:2] == (2, 2)
-    assert "rare earth" in story[0][2].lower()
+    # The representative headline is the earliest article's title; the two were published at
+    # the same minute, so either seed's may stand for the story.
+    titles = {row[0] for row in _query(warehouse, "select title from articles where story_id = ?", story_a)}
+    assert story[0][2] in titles and len(titles) == 2
     assert {"China", "India"} <= set(story[0][3])
 
 
