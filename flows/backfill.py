@@ -7,7 +7,7 @@ from prefect import flow
 from prefect.concurrency.sync import concurrency
 
 from wirehouse.config.settings import Settings, load_settings
-from wirehouse.flows.ingest import WRITER_LIMIT, _timed, process_pages
+from wirehouse.flows.ingest import WRITER_LIMIT, process_pages, timed_stage
 from wirehouse.tasks.load import RunReport, land, open_run, read_stored_pages, tally_run
 
 
@@ -30,11 +30,11 @@ def backfill(warehouse: Path, since: datetime, until: datetime, settings: Settin
     # The file lock first (it says when it waits), then the Prefect slot: one order everywhere.
     with open_run(warehouse, settings.warehouse, on_wait) as run_id, concurrency(WRITER_LIMIT, strict=False):
         report = RunReport(run_id, str(warehouse), datetime.now(timezone.utc))
-        with _timed(report, "read"):
+        with timed_stage(report, "read"):
             pages = read_stored_pages(warehouse, since, until)
         report.sources = sorted({page.source for page in pages})
         processed = process_pages(warehouse, settings, report, pages)
         tally_run(report, None, [], pages, processed)
-        with _timed(report, "load"):
+        with timed_stage(report, "load"):
             # No fetch happened: nothing goes to `fetches` or `raw_pages`.
             return land(warehouse, report, [], processed)

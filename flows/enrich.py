@@ -7,7 +7,7 @@ from prefect import flow
 from prefect.concurrency.sync import concurrency
 
 from wirehouse.config.settings import Settings, load_settings
-from wirehouse.flows.ingest import WRITER_LIMIT, _timed
+from wirehouse.flows.ingest import WRITER_LIMIT, timed_stage
 from wirehouse.tasks.enrich import enrich_batch
 from wirehouse.tasks.entities import resolve
 from wirehouse.tasks.load import RunReport, land_enrichment, open_run, read_aliases, read_since
@@ -30,10 +30,10 @@ def reenrich(warehouse: Path, since: datetime, settings: Settings | None = None,
     # The file lock first (it says when it waits), then the Prefect slot: one order everywhere.
     with open_run(warehouse, settings.warehouse, on_wait) as run_id, concurrency(WRITER_LIMIT, strict=False):
         report = RunReport(run_id, str(warehouse), datetime.now(timezone.utc), sources=["enrich"])
-        with _timed(report, "read"):
+        with timed_stage(report, "read"):
             articles = read_since(warehouse, since)
-        with _timed(report, "enrich"):
+        with timed_stage(report, "enrich"):
             enriched = enrich_batch(articles, settings.enrich)
             entities = resolve(enriched, read_aliases(warehouse, enriched))
-        with _timed(report, "load"):
+        with timed_stage(report, "load"):
             return land_enrichment(warehouse, report, enriched, entities)

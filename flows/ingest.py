@@ -35,7 +35,7 @@ WRITER_LIMIT = "wirehouse-warehouse-writer"
 
 
 @contextmanager
-def _timed(report: RunReport, stage: str, on_progress=None):
+def timed_stage(report: RunReport, stage: str, on_progress=None):
     """Time a stage into the report; tell `on_progress(stage, done, total)` it began and ended."""
     start = time.perf_counter()
     if on_progress:
@@ -69,19 +69,19 @@ def process_pages(warehouse: Path, settings: Settings, report: RunReport, pages:
     Only new and updated articles go past dedup's version check: an unchanged page costs an
     extraction and nothing more.
     """
-    with _timed(report, "extract", on_progress):
+    with timed_stage(report, "extract", on_progress):
         batches = _batches(pages, settings.extract.batch_size)
         extracted = _gather(extract_batch.map(batches, unmapped(settings.extract)), "extract", on_progress)
         articles, rejections = _flatten(a for a, _ in extracted), _flatten(r for _, r in extracted)
-    with _timed(report, "dedup", on_progress):
+    with timed_stage(report, "dedup", on_progress):
         new, updated, unchanged = split_by_version(articles, read_known(warehouse, articles))
         changed = new + updated
         prints = fingerprint_batch(changed, settings.dedup)
         duplicates = dedup_articles(changed, prints, read_candidates(warehouse, prints, changed), settings.dedup)
-    with _timed(report, "enrich", on_progress):
+    with timed_stage(report, "enrich", on_progress):
         enriched = enrich_batch(changed, settings.enrich)
         entities = resolve(enriched, read_aliases(warehouse, enriched))
-    with _timed(report, "stories", on_progress):
+    with timed_stage(report, "stories", on_progress):
         recent, known_stories = read_stories(warehouse, changed, settings.stories)
         stories = assign_story_ids(changed, entities.mentions, recent, known_stories, settings.stories)
     return Processed(rejections, new, updated, unchanged, prints, duplicates, enriched, entities, stories)
@@ -108,17 +108,17 @@ def ingest(
     # The file lock first (it says when it waits), then the Prefect slot: one order everywhere.
     with open_run(warehouse, settings.warehouse, on_wait) as run_id, concurrency(WRITER_LIMIT, strict=False):
         report = RunReport(run_id, str(warehouse), datetime.now(timezone.utc), sources=[s.name for s in sources])
-        with _timed(report, "discover", on_progress):
+        with timed_stage(report, "discover", on_progress):
             state = read_frontier(warehouse, settings.fetch)
             discovered = _gather(discover_source.map(sources, unmapped(settings.fetch), unmapped(state.listings)), "discover", on_progress)
             frontier = plan_frontier(_flatten(t for t, _ in discovered), state, {s.name: s.allow_private for s in sources})
-        with _timed(report, "fetch", on_progress):
+        with timed_stage(report, "fetch", on_progress):
             batches = _batches(frontier.targets, settings.fetch.batch_size)
             pages = _flatten(_gather(fetch_batch.map(batches, unmapped(settings.fetch)), "fetch", on_progress))
         processed = process_pages(warehouse, settings, report, pages, on_progress)
         feed_pages = _flatten(p for _, p in discovered)
         tally_run(report, frontier, feed_pages, pages, processed)
-        with _timed(report, "load", on_progress):
+        with timed_stage(report, "load", on_progress):
             report = land(warehouse, report, feed_pages + pages, processed)
     # Published by the flow itself, so the artifacts sit on the flow run's page in the UI.
     publish_run_report(report, read_health(warehouse, report.run_id, settings.serve))

@@ -8,7 +8,8 @@ import sys
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import Annotated, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,12 +17,14 @@ from rich.table import Table
 
 from wirehouse.runtime import DEFAULT_SERVER, configure_environment, prefect_home, server_api_url, use_running_server
 
+T = TypeVar("T")
 app = typer.Typer(help="wirehouse: news pages in, clean deduplicated entity-tagged articles out.", no_args_is_help=True)
 warehouse_app = typer.Typer(help="Look after the warehouse files.")
 app.add_typer(warehouse_app, name="warehouse")
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line
 
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]  # a day, or a time (UTC unless it says otherwise)
 WarehouseOpt = Annotated[Optional[Path], typer.Option("--warehouse", "-w", help="Warehouse folder [default: settings]")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A TOML file overriding the defaults")]
 
@@ -80,13 +83,27 @@ def run(
             _fail(str(exc).splitlines()[0])
         if not chosen:
             chosen, settings = _sample_sources(stack, settings)
-        try:
-            ensure_writer_limit()
-            with showing_progress(err) as on_progress:
-                report = configured_ingest(settings)(chosen, target, settings, on_wait=say_waiting, on_progress=on_progress)
-        except Exception as exc:  # the flow already logged the traceback; say it in one line
-            _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        ensure_writer_limit()
+        with showing_progress(err) as on_progress:
+            report = _run_flow(lambda: configured_ingest(settings)(chosen, target, settings, on_wait=say_waiting, on_progress=on_progress))
     print_report(report)
+
+
+def _run_flow(call: Callable[[], T]) -> T:
+    """Run a flow; a failure ends the command with one line (the flow has logged the traceback)."""
+    try:
+        return call()
+    except Exception as exc:
+        _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+
+def _utc(moment: datetime) -> datetime:
+    """A command-line date or time, read as UTC when it names no zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _stage_seconds(report) -> str:
+    return "  ".join(f"{stage} {seconds:.2f}" for stage, seconds in report.stage_seconds.items())
 
 
 def say_waiting(message: str) -> None:
@@ -122,7 +139,7 @@ def print_report(report) -> None:
         ("near duplicates", str(report.near_duplicates)),
         ("entity mentions", str(report.entities)),
         ("stories new / grown", f"{report.stories_new} / {report.stories_grown}"),
-        ("time per stage (s)", "  ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items())),
+        ("time per stage (s)", _stage_seconds(report)),
     ]
     for name, value in rows:
         table.add_row(name, value)
@@ -296,7 +313,7 @@ def sql(
 
 @app.command()
 def enrich(
-    since: Annotated[datetime, typer.Option(help="Re-enrich the articles published (or, undated, fetched) on or after this date", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])],
+    since: Annotated[datetime, typer.Option(help="Re-enrich the articles published (or, undated, fetched) on or after this date", formats=DATE_FORMATS)],
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -304,19 +321,18 @@ def enrich(
     settings, target = _flow_command(warehouse, config)
     from wirehouse.flows.enrich import reenrich
 
-    since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-    try:
-        report = reenrich(target, since, settings, on_wait=lambda message: err.print(f"[yellow]{message}[/yellow]"))
-    except Exception as exc:  # the flow already logged the traceback; say it in one line
-        _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    seconds = "  ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items())
-    console.print(f"re-enriched articles since {since:%Y-%m-%d}: {report.entities} entity mentions (run {report.run_id[:8]}; {seconds})")
+    since = _utc(since)
+    report = _run_flow(lambda: reenrich(target, since, settings, on_wait=say_waiting))
+    console.print(
+        f"re-enriched articles since {since:%Y-%m-%d}: {report.entities} entity mentions "
+        f"(run {report.run_id[:8]}; {_stage_seconds(report)})"
+    )
 
 
 @app.command()
 def backfill(
-    since: Annotated[datetime, typer.Option(help="First fetch day (or time) of the stored pages to process again", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])],
-    until: Annotated[Optional[datetime], typer.Option(help="Fetch day (or time) to stop before [default: now]", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])] = None,
+    since: Annotated[datetime, typer.Option(help="First fetch day (or time) of the stored pages to process again", formats=DATE_FORMATS)],
+    until: Annotated[Optional[datetime], typer.Option(help="Fetch day (or time) to stop before [default: now]", formats=DATE_FORMATS)] = None,
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -324,17 +340,12 @@ def backfill(
     settings, target = _flow_command(warehouse, config)
     from wirehouse.flows.backfill import backfill as backfill_flow
 
-    since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-    until = (until if until.tzinfo else until.replace(tzinfo=timezone.utc)) if until else datetime.now(timezone.utc)
-    try:
-        report = backfill_flow(target, since, until, settings, on_wait=lambda message: err.print(f"[yellow]{message}[/yellow]"))
-    except Exception as exc:  # the flow already logged the traceback; say it in one line
-        _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    seconds = "  ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items())
+    since, until = _utc(since), _utc(until) if until else datetime.now(timezone.utc)
+    report = _run_flow(lambda: backfill_flow(target, since, until, settings, on_wait=say_waiting))
     console.print(
         f"backfilled {report.pages_fetched} stored pages fetched {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M}: "
         f"articles new {report.articles_new}, updated {report.articles_updated}, unchanged {report.articles_unchanged} "
-        f"(run {report.run_id[:8]}; {seconds})"
+        f"(run {report.run_id[:8]}; {_stage_seconds(report)})"
     )
 
 
