@@ -53,6 +53,11 @@ class DedupSettings(BaseModel):
     band_rows: int
     near_threshold: float
     seed: int
+    teaser_containment: float
+    teaser_min_words: int
+    lede_words: int
+    lede_num_perm: int
+    lede_band_rows: int
 
 
 class StoriesSettings(BaseModel):
@@ -74,7 +79,6 @@ class EnrichSettings(BaseModel):
     chunk_size: int
     keywords: int
     keyword_max_words: int
-    keyword_max_chars: int
     tone: bool
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wirehouse.tasks.enrich import enrich_articles, model_label, shutdown_pool
+from wirehouse.tasks.enrich import KEYPHRASE_METHOD, enrich_articles, model_label, shutdown_pool
 from wirehouse.tasks.entities import KnownEntity, find_acronyms, match_key, normalize_mentions, resolve_entities
 from wirehouse.tasks.records import Article, EntityMention
 
@@ -42,7 +42,7 @@ def test_entities_are_tagged_with_offsets_into_the_text(settings):
         assert mention.article_id == "a1"
     assert model_label(settings.enrich.model).startswith("en_core_web_sm")
     assert enriched.models["ner"] == model_label(settings.enrich.model)
-    assert enriched.models["keywords"].startswith("yake-") and enriched.models["tone"].startswith("vaderSentiment-")
+    assert enriched.models["keywords"] == KEYPHRASE_METHOD and enriched.models["tone"].startswith("vaderSentiment-")
 
 
 def test_titles_possessives_surnames_and_acronyms_normalize_inside_an_article():
