@@ -77,6 +77,7 @@ class EnrichSettings(BaseModel):
     workers: int
     parallel_min_articles: int
     chunk_size: int
+    max_tasks_per_child: int
     keywords: int
     keyword_max_words: int
     tone: bool

@@ -14,10 +14,9 @@ canonical entities across articles needs the warehouse's alias table and happens
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
+import threading
 from collections import Counter
 from functools import lru_cache
 from importlib.metadata import version
@@ -29,6 +28,7 @@ from wirehouse.config.settings import EnrichSettings
 from wirehouse.tasks.entities import find_acronyms, normalize_mentions
 from wirehouse.tasks.records import Article, ArticleEnrichment, EntityMention
 from wirehouse.tasks.naming import batch_run_name
+from wirehouse.tasks.pools import RecyclingPool
 
 # Components NER does not need: excluding them halves the tagging time.
 _UNUSED = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
@@ -180,13 +180,14 @@ def enrich_articles(articles: list[Article], settings: EnrichSettings) -> list[A
 
     Returns:
         One ArticleEnrichment per article, in order. Batches of `parallel_min_articles` or more
-        run in `workers` processes, in chunks of `chunk_size` articles.
+        run in `workers` processes, in chunks of `chunk_size` articles; so does any batch once
+        the workers are up (the later batches of a large run).
     """
     if not articles:  # nothing new this run: do not load the models for nothing
         return []
     items = [(a.article_id, a.text, a.language) for a in articles]
     workers = _workers(settings)
-    if len(items) < settings.parallel_min_articles or workers < 2:
+    if workers < 2 or (len(items) < settings.parallel_min_articles and not _pool_running(settings, workers)):
         return enrich_texts(items, settings)
     chunks = [items[i : i + settings.chunk_size] for i in range(0, len(items), settings.chunk_size)]
     pool = _pool_for(settings, workers)
@@ -195,31 +196,40 @@ def enrich_articles(articles: list[Article], settings: EnrichSettings) -> list[A
 
 # -- the worker pool: started on the first large batch, its loaded models kept for the next ones ---
 
-_pool: ProcessPoolExecutor | None = None
+_pool: RecyclingPool | None = None
 _pool_key: tuple | None = None
+_pool_lock = threading.Lock()
 
 
-def _pool_for(settings: EnrichSettings, workers: int) -> ProcessPoolExecutor:
+def _key(settings: EnrichSettings, workers: int) -> tuple:
+    return (workers, settings.model, settings.tone, settings.max_tasks_per_child)
+
+
+def _pool_running(settings: EnrichSettings, workers: int) -> bool:
+    return _pool is not None and _pool_key == _key(settings, workers)
+
+
+def _pool_for(settings: EnrichSettings, workers: int) -> RecyclingPool:
     global _pool, _pool_key
-    key = (workers, settings.model, settings.keywords, settings.keyword_max_words, settings.tone)
-    if _pool is None or _pool_key != key:
-        shutdown_pool()
-        # "forkserver", not "fork": the caller may be a Prefect worker running threads, whose
-        # locks a forked child would inherit held (the extraction pool makes the same choice).
-        context = multiprocessing.get_context("forkserver")
-        # Import spaCy and the model's package once in the fork server, not in every worker
-        # (only if no pool of this process started the server yet).
-        context.set_forkserver_preload(["wirehouse.tasks.enrich", settings.model])
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm, initargs=(settings,))
-        _pool_key = key
-    return _pool
+    with _pool_lock:
+        if not _pool_running(settings, workers):
+            shutdown_pool()
+            # Workers are replaced after `max_tasks_per_child` jobs each: spaCy's string store
+            # grows with every new word it sees. The fork server imports spaCy and the model's
+            # package once (if no pool of this process started the server yet).
+            _pool = RecyclingPool(
+                workers, settings.max_tasks_per_child, preload=["wirehouse.tasks.enrich", settings.model],
+                initializer=_warm, initargs=(settings,),
+            )
+            _pool_key = _key(settings, workers)
+        return _pool
 
 
 def shutdown_pool() -> None:
     """Stop the enrichment workers, if any (they hold a model each)."""
     global _pool, _pool_key
     if _pool is not None:
-        _pool.shutdown(cancel_futures=True)
+        _pool.shutdown()
     _pool, _pool_key = None, None
 
 

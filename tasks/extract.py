@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import atexit
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import threading
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from wirehouse.config.settings import ExtractSettings
 from wirehouse.tasks.extract_page import extract_article, extract_chunk
 from wirehouse.tasks.records import Article, Page, Rejection
 from wirehouse.tasks.naming import batch_run_name
+from wirehouse.tasks.pools import RecyclingPool
 
 __all__ = ["extract_article", "extract_batch", "extract_manifest", "extract_pages", "format_article", "shutdown_pool"]
 
@@ -44,36 +44,34 @@ def format_article(article: Article) -> str:
 
 # -- the worker pool -----------------------------------------------------------------------------
 
-_pool: ProcessPoolExecutor | None = None
+_pool: RecyclingPool | None = None
 _pool_key: tuple[int, int] | None = None
+_pool_lock = threading.Lock()
 
 
-def _pool_for(settings: ExtractSettings) -> ProcessPoolExecutor:
-    """The process's extraction pool, created on first use and reused across batches."""
+def _pool_for(settings: ExtractSettings) -> RecyclingPool:
+    """The process's extraction pool, created on first use and reused across batches.
+
+    Its workers are replaced after `max_tasks_per_child` jobs each (trafilatura leaks). The fork
+    server preloads `extract_worker` (trafilatura and the language model, no Prefect) once, so a
+    new worker starts in milliseconds where "spawn" would load it all again.
+    """
     global _pool, _pool_key
-    key = (settings.workers, settings.max_tasks_per_child)
-    if _pool is None or _pool_key != key:
-        shutdown_pool()
-        # Not "fork": a Prefect worker process runs threads (its event loop, the log and event
-        # shippers), and forking a threaded process copies locks those threads may hold, which
-        # can deadlock the child. "forkserver" forks workers from a clean single-threaded server
-        # that has preloaded `extract_worker` (trafilatura and the language model, no Prefect)
-        # once, so a recycled worker starts in milliseconds where "spawn" would load it all again.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["wirehouse.tasks.extract_worker"])
-        _pool = ProcessPoolExecutor(
-            max_workers=settings.workers, mp_context=context, max_tasks_per_child=settings.max_tasks_per_child
-        )
-        _pool_key = key
-        atexit.register(shutdown_pool)
-    return _pool
+    with _pool_lock:
+        key = (settings.workers, settings.max_tasks_per_child)
+        if _pool is None or _pool_key != key:
+            shutdown_pool()
+            _pool = RecyclingPool(settings.workers, settings.max_tasks_per_child, preload=["wirehouse.tasks.extract_worker"])
+            _pool_key = key
+            atexit.register(shutdown_pool)
+        return _pool
 
 
 def shutdown_pool() -> None:
     """Stop the extraction workers, if any are running."""
     global _pool, _pool_key
     if _pool is not None:
-        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool.shutdown()
     _pool, _pool_key = None, None
 
 
@@ -87,13 +85,14 @@ def extract_all(pages: list[Page], settings: ExtractSettings) -> list[Article | 
     if settings.workers < 1:
         return extract_chunk(pages, settings)
     chunks = [pages[i:i + settings.chunk_size] for i in range(0, len(pages), settings.chunk_size)]
-    futures = [_pool_for(settings).submit(extract_chunk, chunk, settings) for chunk in chunks]
+    pool = _pool_for(settings)
+    futures = [pool.submit(extract_chunk, chunk, settings) for chunk in chunks]
     results: list[Article | Rejection] = []
     for chunk, future in zip(chunks, futures):
         try:
             results.extend(future.result())
         except BrokenProcessPool as exc:
-            shutdown_pool()
+            pool.restart()
             results.extend(Rejection(p.url, "extraction_empty", f"extraction worker died: {exc}"[:300]) for p in chunk)
     return results
 

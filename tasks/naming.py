@@ -5,14 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from prefect.futures import PrefectFuture
 from prefect.runtime import task_run
+
+
+def _parameter(name: str):
+    """A task run's parameter; if it is the future of an upstream task (the name is set before
+    Prefect resolves it), that task's result, waited for as the task would wait anyway."""
+    value = task_run.parameters.get(name)
+    if isinstance(value, PrefectFuture):
+        return value.result()
+    return value
 
 
 def batch_run_name(stage: str, parameter: str, unit: str) -> Callable[[], str]:
     """A task_run_name callable: "<stage> <n> <unit>", e.g. "extract 300 pages"."""
 
     def name() -> str:
-        return f"{stage} {len(task_run.parameters.get(parameter) or [])} {unit}"
+        try:
+            return f"{stage} {len(_parameter(parameter) or [])} {unit}"
+        except Exception:  # the upstream task failed: Prefect reports that when it resolves the inputs
+            return f"{stage} {unit}"
 
     return name
 

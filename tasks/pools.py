@@ -1,0 +1,84 @@
+"""Worker processes for the CPU-bound stages, replaced after a number of jobs.
+
+Extraction and enrichment run in pools of worker processes, and both libraries grow a
+worker's memory over a long run (trafilatura leaks, spaCy's string store keeps every new word),
+so workers are replaced after `jobs_per_worker` jobs each. Python 3.11's own
+`ProcessPoolExecutor(max_tasks_per_child=...)` deadlocks when a worker retires while jobs are
+queued (CPython issue gh-115634, fixed only in later releases), so the replacement happens a
+level up: after `workers x jobs_per_worker` jobs the executor is retired (the jobs it holds
+still finish, then its workers exit) and a fresh one takes the next jobs.
+
+Workers come from a "forkserver", not "fork": the calling process runs threads (Prefect's event
+loop, the log and event shippers, the flow's task threads), and forking a threaded process
+copies locks those threads may hold. The fork server imports `preload` once, so a new worker
+starts with it loaded (the first pool of a process decides what the server preloads).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+
+
+class RecyclingPool:
+    """A process pool, thread-safe, whose workers are replaced after `jobs_per_worker` jobs each."""
+
+    def __init__(
+        self,
+        workers: int,
+        jobs_per_worker: int,
+        preload: Sequence[str] = (),
+        initializer: Callable | None = None,
+        initargs: tuple = (),
+    ) -> None:
+        """
+        Args:
+            workers: processes at a time.
+            jobs_per_worker: jobs a generation of workers takes per worker; 0 = never replaced.
+            preload: modules the fork server imports before forking any worker.
+            initializer: called with `initargs` in each worker before its first job.
+        """
+        self.workers, self.jobs_per_worker = workers, jobs_per_worker
+        self._initializer, self._initargs = initializer, initargs
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(list(preload))
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._jobs = 0
+        self.generations = 0  # executors started so far (for tests and benches)
+
+    def submit(self, fn: Callable, *args) -> Future:
+        """Queue `fn(*args)` on a worker; a fresh generation of workers takes over when due."""
+        with self._lock:
+            if self._executor is None or (self.jobs_per_worker and self._jobs >= self.jobs_per_worker * self.workers):
+                self._retire()
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=self._context, initializer=self._initializer, initargs=self._initargs
+                )
+                self._jobs = 0
+                self.generations += 1
+            self._jobs += 1
+            return self._executor.submit(fn, *args)
+
+    def map(self, fn: Callable, *iterables) -> list:
+        """`fn` over the iterables' items on the workers, the results in order."""
+        return [future.result() for future in [self.submit(fn, *args) for args in zip(*iterables)]]
+
+    def restart(self) -> None:
+        """Retire the current workers (after a worker died and broke them); the next job starts new ones."""
+        with self._lock:
+            self._retire()
+
+    def shutdown(self) -> None:
+        """Stop the workers, dropping the jobs not started yet."""
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def _retire(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)  # its queued jobs still run; then its workers exit
+        self._executor = None

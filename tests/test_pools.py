@@ -1,0 +1,47 @@
+"""The recycling process pool: workers replaced after their jobs, without Python 3.11's deadlock."""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from wirehouse.tasks.pools import RecyclingPool
+
+
+def _square_and_pid(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+@pytest.mark.timeout(60)
+def test_workers_are_replaced_after_their_jobs_with_a_backlog_queued():
+    # One worker, two jobs each, ten jobs queued at once: the case where
+    # ProcessPoolExecutor(max_tasks_per_child=2) hangs on Python 3.11 (gh-115634).
+    pool = RecyclingPool(1, 2)
+    try:
+        results = pool.map(_square_and_pid, range(10))
+    finally:
+        pool.shutdown()
+    assert [square for square, _ in results] == [x * x for x in range(10)]
+    assert len({pid for _, pid in results}) == 5 and pool.generations == 5
+
+
+@pytest.mark.timeout(60)
+def test_threads_share_one_pool():
+    pool = RecyclingPool(2, 3)
+    try:
+        with ThreadPoolExecutor(4) as threads:
+            batches = list(threads.map(lambda start: pool.map(_square_and_pid, range(start, start + 5)), range(0, 40, 5)))
+    finally:
+        pool.shutdown()
+    assert [square for batch in batches for square, _ in batch] == [x * x for x in range(40)]
+    assert pool.generations >= 40 // 6
+
+
+@pytest.mark.timeout(60)
+def test_zero_jobs_per_worker_keeps_the_workers():
+    pool = RecyclingPool(1, 0)
+    try:
+        results = pool.map(_square_and_pid, range(6))
+    finally:
+        pool.shutdown()
+    assert len({pid for _, pid in results}) == 1 and pool.generations == 1
