@@ -141,6 +141,8 @@ def manifest_row(row_id: str, url: str, result: Article | Rejection) -> dict:
         "title_source": result.title_source,
         "author_source": result.author_source,
         "date_source": result.date_source,
+        "text_source": result.text_source,
+        "text_reason": result.text_reason,
         "content_hash": result.content_hash,
     }
 

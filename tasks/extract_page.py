@@ -6,7 +6,9 @@ forkserver that starts the extraction workers, and the workers themselves, stay 
 
 from __future__ import annotations
 
+import copy
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,10 +34,15 @@ _PAYWALL = re.compile(
     r"start your (?:free )?trial|create a free account to (?:continue|read))\b",
     re.IGNORECASE,
 )
+_WORDS = re.compile(r"\w+")
 # The precision extraction is whole when it holds this share of the page's <p> text ...
 PARAGRAPH_RATIO = 0.8
 # ... and cut short when it holds less than this share of the recall extraction.
 RECALL_RATIO = 0.6
+# A text is stopped at its first block when a broader reading of the page finds this many times more ...
+BROADER_RATIO = 2.0
+# ... and two broader readings agree on its length within this share.
+BROADER_AGREEMENT = 0.3
 
 
 @dataclass
@@ -123,7 +130,8 @@ def choose_text(tree, url: str | None, settings: ExtractSettings) -> TextChoice:
     Precision mode leaves out boilerplate the other modes keep, but on some layouts it drops
     whole sections of the article. When it kept most of the page's paragraph text, nothing was
     dropped and it wins at once (most pages: one extraction). Otherwise recall mode runs too, and
-    precision still wins unless it kept less than RECALL_RATIO of what recall found. With
+    precision still wins unless it kept less than RECALL_RATIO of what recall found; and when
+    both stopped at the page's first block, default mode's text wins (`broader_text`). With
     `favor_precision` off, recall mode alone runs.
     """
     def candidate(source: str, reason: str, **mode) -> TextChoice:
@@ -138,11 +146,38 @@ def choose_text(tree, url: str | None, settings: ExtractSettings) -> TextChoice:
         return precision
     recall = candidate("recall", "", recall=True)
     kept = f"precision kept {len(precision.text)} of recall's {len(recall.text)} chars"
-    if len(precision.text) < RECALL_RATIO * len(recall.text):
-        recall.reason = kept
-        return recall
-    precision.reason = kept
-    return precision
+    chosen = recall if len(precision.text) < RECALL_RATIO * len(recall.text) else precision
+    chosen.reason = kept
+    return broader_text(tree, url, chosen) or chosen
+
+
+def broader_text(tree, url: str | None, chosen: TextChoice) -> TextChoice | None:
+    """trafilatura's default mode, when the chosen text stopped at the page's first block, else None.
+
+    On listicles, recipes and guides, precision and recall modes can both keep only the intro
+    and drop the body (items in cards, lists or tables). Two broader readings then find several
+    times more: trafilatura's baseline (every paragraph-like block of the page, cheap) and its
+    default mode. When both are BROADER_RATIO times longer, agree on the length within
+    BROADER_AGREEMENT, and the default text holds most of the chosen one, the default text wins.
+    A broader reading that only one of them makes is more likely boilerplate than body.
+    """
+    wanted = BROADER_RATIO * len(chosen.text)
+    baseline = remove_boilerplate(trafilatura.baseline(copy.deepcopy(tree))[1]).strip()
+    if len(baseline) < wanted:
+        return None
+    raw = extracted_text(tree, url)
+    default = remove_boilerplate(raw).strip()
+    agree = abs(len(default) - len(baseline)) <= BROADER_AGREEMENT * max(len(default), len(baseline))
+    if len(default) < wanted or not agree or not _holds(default, chosen.text):
+        return None
+    reason = f"{chosen.source} kept {len(chosen.text)} chars; default mode {len(default)}, baseline {len(baseline)}"
+    return TextChoice(default, raw, "default", reason)
+
+
+def _holds(text: str, part: str, share: float = 0.8) -> bool:
+    """True when `text` holds at least `share` of `part`'s words (counted with repeats)."""
+    words, part_words = Counter(_WORDS.findall(text.lower())), Counter(_WORDS.findall(part.lower()))
+    return sum((words & part_words).values()) >= share * sum(part_words.values())
 
 
 def detect_language(text: str, declared: str | None) -> str | None:
@@ -245,6 +280,8 @@ def build_article(url: str, meta: PageMeta, choice: TextChoice, *, source: str, 
         title_source=meta.title_source if meta.title else None,
         author_source=meta.author_source if meta.authors else None,
         date_source=meta.date_source if meta.date_published else None,
+        text_source=choice.source,
+        text_reason=choice.reason,
         content_hash=content_hash(choice.text),
     )
 

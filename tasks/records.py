@@ -94,6 +94,8 @@ class Article:
     title_source: str | None = None  # json-ld, meta, html, url
     author_source: str | None = None
     date_source: str | None = None
+    text_source: str | None = None  # the extraction that won: precision, recall or default (trafilatura modes)
+    text_reason: str | None = None  # why it won, in one line
     content_hash: str = ""
     # Set by dedup.
     duplicate_of: str | None = None
