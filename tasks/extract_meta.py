@@ -1,7 +1,7 @@
 """Article metadata from what news pages share: JSON-LD, OpenGraph and meta tags, bylines.
 
 Each field is read from the most explicit source that has it, in the order json-ld, meta,
-html (except the title: a page's single visible <h1> beats the SEO titles), and the source is
+html (except the title: the page's visible <h1> headline beats the SEO titles), and the source is
 kept beside the value so a reader can tell where a title came from.
 Pure functions over an lxml tree: no trafilatura, no I/O.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import unescape
@@ -56,6 +57,8 @@ _BYLINE_XPATH = (
 )
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||\band\b|&|\bwith\b|\s[-–—]\s|/|\n)\s*", re.IGNORECASE)
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|«|:)\s+")
+# The same, and a colon after a word ("Jane's Blog: A Post"), for telling a blog's name in its title.
+_TITLE_PARTS = re.compile(_TITLE_SEPARATORS.pattern + r"|:\s+")
 _WORD = re.compile(r"\w+")
 _TAG = re.compile(r"<[^>]+>")
 _CDATA = re.compile(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$")
@@ -248,6 +251,18 @@ def _folded(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+def names_site(part: str, site_name: str | None, url: str | None) -> bool:
+    """True when a title part names the site (its name, or its host: "Example News", "example.com")."""
+    folded = _folded(part)
+    squashed = folded.replace(" ", "")
+    site = _folded(site_name or "")
+    host_words = set(_WORD.findall(_host(url).lower())) - {"com", "org", "net", "co", "uk", "www", "news"}
+    return bool(folded) and (
+        folded == site or (bool(site) and (folded in site or site in folded) and len(folded) < 40)
+        or any(squashed == w or (len(w) > 3 and w in squashed and len(squashed) < 30) for w in host_words)
+    )
+
+
 def clean_title(title: str | None, site_name: str | None, url: str | None, h1: str | None = None) -> str | None:
     """A headline without its site-name suffix or prefix ("Headline | Site", "Site - Headline").
 
@@ -261,21 +276,10 @@ def clean_title(title: str | None, site_name: str | None, url: str | None, h1: s
         return title
     if h1 and _folded(h1) in {_folded(p) for p in parts}:
         return h1
-    host_words = set(_WORD.findall(_host(url).lower())) - {"com", "org", "net", "co", "uk", "www", "news"}
-    site = _folded(site_name or "")
-
-    def names_site(part: str) -> bool:
-        folded = _folded(part)
-        squashed = folded.replace(" ", "")
-        return bool(folded) and (
-            folded == site or (site and (folded in site or site in folded) and len(folded) < 40)
-            or any(squashed == w or (len(w) > 3 and w in squashed and len(squashed) < 30) for w in host_words)
-        )
-
     kept = parts[:]
-    while len(kept) > 1 and names_site(kept[-1]):
+    while len(kept) > 1 and names_site(kept[-1], site_name, url):
         kept.pop()
-    while len(kept) > 1 and names_site(kept[0]):
+    while len(kept) > 1 and names_site(kept[0], site_name, url):
         kept.pop(0)
     if len(kept) == len(parts) and len(parts[-1].split()) <= 4 and len(parts[0].split()) > 4:
         # "Headline | Short Brand": a short trailing part after a long one is the brand.
@@ -290,6 +294,36 @@ def _join_parts(title: str, kept: list[str]) -> str:
     return title[start:end].strip()
 
 
+def visible_headline(h1s: list[str], titles: list[str], site_name: str | None, url: str | None) -> str | None:
+    """The page's <h1> that is its headline, or None.
+
+    Short <h1>s (one or two words) are logos and section names, and an <h1> that is the site's
+    name (a blog's, which its <title> carries as its shorter part: "Jane's Blog: A Post") is not
+    a headline either. Of several <h1>s (menus, widgets and related stories use them too), the
+    one sharing most words with the page's metadata titles (`titles`: JSON-LD, og:title,
+    <title>) is the headline.
+    """
+    parts = [_folded(part) for title in titles[-1:] for part in _TITLE_PARTS.split(title)]
+    longest = max((len(part.split()) for part in parts), default=0)
+    site = _folded(site_name or "")
+    candidates = []
+    for h1 in dict.fromkeys(h1s):
+        folded = _folded(h1)
+        if len(folded.split()) < 3 or "{{" in h1 or folded == site or (len(parts) > 1 and folded in parts and len(folded.split()) < longest):
+            continue
+        candidates.append(h1)
+    if not candidates or len(h1s) == 1:
+        return candidates[0] if candidates else None
+    title_words = set(_WORD.findall(" ".join(titles).lower()))
+
+    def shared(h1: str) -> float:
+        words = _WORD.findall(h1.lower())
+        return sum(word in title_words for word in words) / len(words)
+
+    best = max(candidates, key=shared)
+    return best if shared(best) >= 0.5 else None
+
+
 def read_meta(tree, url: str | None) -> PageMeta:
     """The page's metadata from JSON-LD, then meta tags, then the HTML (its <h1> first for the title)."""
     meta = PageMeta()
@@ -297,9 +331,6 @@ def read_meta(tree, url: str | None) -> PageMeta:
     # Words either side of a <br> or a <span> boundary stay apart: join the text pieces with spaces.
     h1s = [" ".join(" ".join(h.itertext()).split()) for h in tree.xpath("//h1")]
     meta.h1 = next((h for h in h1s if len(h) > 10), None)
-    # The one visible headline of the page, when it has one: SEO titles in JSON-LD and og:title
-    # are often rewrites of it. Short <h1>s are logos and section names, not headlines.
-    headline = h1s[0] if len(h1s) == 1 and len(h1s[0].split()) >= 3 else None
     og_type = (_meta(tree, "og:type") or "").lower()
     meta.is_article = bool(article) or og_type == "article" or _meta(tree, "article:published_time") is not None
 
@@ -308,6 +339,9 @@ def read_meta(tree, url: str | None) -> PageMeta:
     meta.site_name = _meta(tree, "og:site_name", "application-name", "twitter:site") or meta.site_name
     if meta.site_name and meta.site_name.startswith("@"):
         meta.site_name = meta.site_name[1:]
+    # The visible headline beats the SEO titles in JSON-LD and og:title, often rewrites of it.
+    titles = [t for t in (_text(article.get("headline")), _meta(tree, "og:title"), _text(tree.findtext(".//title"))) if t]
+    headline = visible_headline(h1s, titles, meta.site_name, url)
 
     for source, raw in (
         ("html", headline),

@@ -11,7 +11,7 @@ import pytest
 from wirehouse.config.settings import load_settings
 from wirehouse.tasks.boilerplate import boilerplate_family
 from wirehouse.tasks.extract import extract_article, extract_manifest, extract_pages, format_article
-from wirehouse.tasks.extract_meta import clean_title, json_ld_article, split_authors
+from wirehouse.tasks.extract_meta import clean_title, json_ld_article, split_authors, visible_headline
 from wirehouse.tasks.extract_page import parse_html
 from wirehouse.tasks.records import Article, Page, Rejection
 from wirehouse.tasks.urls import article_id, canonical_url, content_hash
@@ -187,6 +187,24 @@ def test_split_authors(byline, names):
 )
 def test_clean_title_strips_the_site_name(title, site, expected):
     assert clean_title(title, site, URL) == expected
+
+
+@pytest.mark.parametrize(
+    ("h1s", "titles", "expected"),
+    [
+        # One headline-sized <h1>: it is the headline, whatever the SEO title says.
+        (["Council approves flood budget"], ["Flood budget approved | Gazette"], "Council approves flood budget"),
+        # Menus and widgets use <h1>s too: the one that shares the metadata title's words wins.
+        (["Browse by category", "Council approves flood budget", "Most read today"],
+         ["Council approves flood budget after debate"], "Council approves flood budget"),
+        # A blog's <h1> is its own name, the <title>'s shorter part: no headline in the <h1>s.
+        (["Jane Doe's Blog", "Notes"], ["Jane Doe's Blog: What I learned running a newsroom"], None),
+        # Logos and section names are short.
+        (["Gazette", "News"], ["Council approves flood budget"], None),
+    ],
+)
+def test_visible_headline_is_the_h1_that_reads_as_the_headline(h1s, titles, expected):
+    assert visible_headline(h1s, titles, "The Harbour Gazette", URL) == expected
 
 
 @pytest.mark.parametrize(
