@@ -17,8 +17,8 @@ _SOCIAL = (
     r"tumblr|threads|bluesky|mail|sms|print|copy link|copy|link)"
 )
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-# A line that is only a date (and maybe a time): "March 4, 2025", "4 Mar 2025 10:15 GMT", "2025-03-04".
-_DATE = (
+# A written date (and maybe a time); a line that is only one is a dateline: "March 4, 2025", "4 Mar 2025 10:15 GMT", "2025-03-04".
+DATE = (
     rf"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|"
     rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
     r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[a-z]{2,4})?)?"
@@ -43,7 +43,7 @@ FAMILIES: dict[str, re.Pattern] = {
     ),
     "dateline": re.compile(
         rf"^(?:(?:(?:last\s+)?updated|published|posted|modified|first published|created|updated on|published on)"
-        rf"(?:\s+on|\s+at)?\s*[:\-–]?\s*{_DATE_WORDS}.{{0,80}}|{_DATE})$",
+        rf"(?:\s+on|\s+at)?\s*[:\-–]?\s*{_DATE_WORDS}.{{0,80}}|{DATE})$",
         re.IGNORECASE,
     ),
     "reading_time": re.compile(

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from dateutil import parser as dateutil_parser
 from dateutil import tz
 
+from wirehouse.tasks.boilerplate import DATE
+
 ARTICLE_TYPES = frozenset(
     {
         "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle",
@@ -60,6 +62,11 @@ _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|«|:)\s+")
 # The same, and a colon after a word ("Jane's Blog: A Post"), for telling a blog's name in its title.
 _TITLE_PARTS = re.compile(_TITLE_SEPARATORS.pattern + r"|:\s+")
 _WORD = re.compile(r"\w+")
+# A date as pages print it: "March 4, 2025", "4 Mar 2025", "2025-03-04", "03/04/2025".
+_PRINTED_DATE = re.compile(rf"\b(?:{DATE}|\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{4}})\b", re.IGNORECASE)
+_UPDATE_LABEL = re.compile(r"\b(?:updated|modified|reviewed|edited)\b", re.IGNORECASE)
+# The dateline is read in this many characters of text after the headline.
+DATELINE_CHARS = 600
 _TAG = re.compile(r"<[^>]+>")
 _CDATA = re.compile(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$")
 _TRAILING_COMMA = re.compile(r",\s*([\]}])")
@@ -324,12 +331,54 @@ def visible_headline(h1s: list[str], titles: list[str], site_name: str | None, u
     return best if shared(best) >= 0.5 else None
 
 
+def dateline_dates(headline) -> list[tuple[datetime, bool]]:
+    """The dates printed just after the headline element, each with whether it is labelled an update.
+
+    A <time datetime> counts, and so does a written date in the text ("Published March 4, 2025",
+    "Updated: 04/03/2025"), within DATELINE_CHARS characters of text after the headline.
+    """
+    found, seen_chars, before = [], 0, ""
+    pieces = headline.xpath(
+        "(following::text()[normalize-space()][not(ancestor::script or ancestor::style)]"
+        " | following::time/@datetime)[position() <= 80]"
+    )
+    for index, piece in enumerate(pieces):
+        if piece.is_attribute:  # a <time datetime>: its label is the text either side of it
+            after = str(pieces[index + 1]) if index + 1 < len(pieces) else ""
+            dates = [(parse_date(str(piece)), f"{before[-40:]} {after[:30]}")]
+        else:
+            text = str(piece)
+            dates = [(parse_date(m.group(0)), f"{before[-40:]} {text[:m.start()][-40:]}")
+                     for m in _PRINTED_DATE.finditer(text)]
+            seen_chars += len(text.strip())
+            before = text
+        found.extend((date, bool(_UPDATE_LABEL.search(label))) for date, label in dates if date)
+        if seen_chars > DATELINE_CHARS:
+            break
+    return found
+
+
+def read_dateline(meta: PageMeta, headline) -> None:
+    """Dates from the dateline under the headline, for a page whose metadata gives none.
+
+    The first date not labelled an update is the publication date; a page that prints only
+    "Updated ..." was published then as far as a reader can tell.
+    """
+    printed = dateline_dates(headline)
+    if not printed:
+        return
+    published = [date for date, updated in printed if not updated] or [date for date, _ in printed]
+    meta.date_published, meta.date_source = published[0], "html"
+    meta.date_modified = next((date for date, updated in printed if updated), None)
+
+
 def read_meta(tree, url: str | None) -> PageMeta:
     """The page's metadata from JSON-LD, then meta tags, then the HTML (its <h1> first for the title)."""
     meta = PageMeta()
     article = json_ld_article(tree) or {}
     # Words either side of a <br> or a <span> boundary stay apart: join the text pieces with spaces.
-    h1s = [" ".join(" ".join(h.itertext()).split()) for h in tree.xpath("//h1")]
+    h1_elements = tree.xpath("//h1")
+    h1s = [" ".join(" ".join(h.itertext()).split()) for h in h1_elements]
     meta.h1 = next((h for h in h1s if len(h) > 10), None)
     og_type = (_meta(tree, "og:type") or "").lower()
     meta.is_article = bool(article) or og_type == "article" or _meta(tree, "article:published_time") is not None
@@ -376,6 +425,8 @@ def read_meta(tree, url: str | None) -> PageMeta:
             meta.date_published, meta.date_source = published, source
             meta.date_modified = modified
             break
+    if headline and not meta.date_published:
+        read_dateline(meta, h1_elements[h1s.index(headline)])
 
     meta.description = _text(article.get("description")) or _meta(tree, "og:description", "description")
     meta.section = _text(article.get("articleSection")) or _meta(tree, "article:section")

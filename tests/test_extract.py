@@ -11,7 +11,9 @@ import pytest
 from wirehouse.config.settings import load_settings
 from wirehouse.tasks.boilerplate import boilerplate_family
 from wirehouse.tasks.extract import extract_article, extract_manifest, extract_pages, format_article
-from wirehouse.tasks.extract_meta import clean_title, json_ld_article, split_authors, visible_headline
+from wirehouse.tasks.extract_meta import (
+    clean_title, dateline_dates, json_ld_article, read_meta, split_authors, visible_headline,
+)
 from wirehouse.tasks.extract_page import parse_html
 from wirehouse.tasks.records import Article, Page, Rejection
 from wirehouse.tasks.urls import article_id, canonical_url, content_hash
@@ -187,6 +189,20 @@ def test_split_authors(byline, names):
 )
 def test_clean_title_strips_the_site_name(title, site, expected):
     assert clean_title(title, site, URL) == expected
+
+
+def test_the_dateline_under_the_headline_dates_a_page_without_date_metadata():
+    html = """<html><body><nav>March 1, 2020</nav><h1>Council approves flood budget</h1>
+    <p class="byline">By Jane Doe</p><p>Published <time datetime="2025-03-03T21:40:00-05:00">March 3</time>
+    · Updated March 4, 2025</p><p>The council voted on Tuesday.</p></body></html>"""
+    tree = parse_html(html)
+    assert dateline_dates(tree.xpath("//h1")[0]) == [
+        (datetime.fromisoformat("2025-03-03T21:40:00-05:00"), False), (datetime(2025, 3, 4), True)
+    ]
+    meta = read_meta(tree, URL)
+    assert (meta.date_published.date(), meta.date_modified.date(), meta.date_source) == (
+        date(2025, 3, 3), date(2025, 3, 4), "html"
+    )
 
 
 @pytest.mark.parametrize(
