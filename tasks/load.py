@@ -20,7 +20,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from wirehouse.config.settings import FetchSettings, StoriesSettings, WarehouseSettings
-from wirehouse.tasks.dedup import DedupResult, Fingerprint, KnownArticle
+from wirehouse.tasks.dedup import DedupResult, DuplicateLink, Fingerprint, KnownArticle
 from wirehouse.tasks.entities import KnownEntity, Resolution, mention_keys
 from wirehouse.tasks.frontier import FailedUrl, Frontier, FrontierState, ListingState, split_failed
 from wirehouse.tasks.records import SUCCESS_OUTCOMES, Article, ArticleEnrichment, EntityMention, Page, Rejection, Target
@@ -281,7 +281,13 @@ def read_known_versions(warehouse: Path, article_ids: list[str]) -> dict[str, st
 
 
 def read_dedup_candidates(warehouse: Path, prints: list[Fingerprint], content_hashes: list[str]) -> list[KnownArticle]:
-    """Landed articles sharing an LSH band or a content hash with the batch: a join on the index."""
+    """Landed articles dedup needs for a batch: joins on the index, then the groups they are in.
+
+    Returns:
+        With their text: the articles sharing an LSH band or a content hash with the batch, and
+        the canonicals of their groups. Without text: the other members of those groups (to
+        re-point if their canonical changes).
+    """
     if not prints:
         return []
     bands = pa.table(
@@ -304,10 +310,23 @@ def read_dedup_candidates(warehouse: Path, prints: list[Fingerprint], content_ha
             hash_matches as (
                 select article_id from articles where content_hash in (select content_hash from batch_hashes)
             ),
-            final as (
-                select article_id, content_hash, text, duplicate_of
+            matches as (
+                select article_id, coalesce(duplicate_of, article_id) as canonical
                 from articles
                 where article_id in (select article_id from band_matches union select article_id from hash_matches)
+            ),
+            compared as (
+                select article_id from matches
+                union
+                select canonical from matches
+            ),
+            final as (
+                select
+                    article_id, content_hash, if(article_id in (select article_id from compared), text, null) as text,
+                    duplicate_of, duplicate_kind, similarity, coalesce(story_id, article_id) as story_id
+                from articles
+                where article_id in (select article_id from compared)
+                    or duplicate_of in (select canonical from matches)
             )
             select * from final
             """
@@ -455,7 +474,7 @@ def tally_run(report: RunReport, frontier: Frontier | None, feed_pages: list[Pag
         report.pages_resting = frontier.skipped_failing
         report.url_variants = frontier.url_variants
     report.articles_new, report.articles_updated, report.articles_unchanged = len(new), len(updated), len(unchanged)
-    report.exact_duplicates, report.near_duplicates = duplicates.exact, duplicates.near
+    report.exact_duplicates, report.near_duplicates = duplicates.exact, duplicates.near + duplicates.teasers
     report.entities = len(mentions)
     if stories is not None:
         report.stories_new, report.stories_grown = stories.new, stories.grown
@@ -571,6 +590,7 @@ def land_run(
     prints: list[Fingerprint],
     enrichments: list[ArticleEnrichment],
     resolution: Resolution,
+    links: list[DuplicateLink] = (),
 ) -> RunReport:
     """Write the run's parts, then its `runs` row, which commits them all at once.
 
@@ -583,6 +603,7 @@ def land_run(
         prints: the fingerprints of those articles (their LSH bands go to the index).
         enrichments: the enrichments of those articles.
         resolution: their mentions resolved to entities, and the entities and aliases first seen.
+        links: landed articles dedup re-pointed at a new canonical (rows of `duplicate_links`).
 
     Returns:
         The report as committed.
@@ -590,6 +611,7 @@ def land_run(
     db.write_part(warehouse, "fetches", report.run_id, fetch_rows(pages, rejections))
     db.write_part(warehouse, "raw_pages", report.run_id, _new_raw_pages(warehouse, raw_page_rows(pages)))
     db.write_part(warehouse, "articles", report.run_id, article_rows(articles))
+    db.write_part(warehouse, "duplicate_links", report.run_id, [dataclasses.asdict(link) for link in links])
     write_enrichment(warehouse, report.run_id, enrichments, resolution)
     landed = {a.article_id for a in articles}
     db.write_part(
@@ -661,7 +683,7 @@ def land(warehouse: Path, report: RunReport, pages: list[Page], processed: Proce
     """Prefect task: write the run's parts and commit it."""
     return land_run(
         warehouse, report, pages, processed.rejections, processed.changed, processed.prints, processed.enriched,
-        processed.entities,
+        processed.entities, list(processed.duplicates.links.values()),
     )
 
 

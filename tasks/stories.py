@@ -218,14 +218,17 @@ def _utc(when: datetime) -> datetime:
 def assign_into(index: StoryIndex, batch: list[StoryArticle], known_stories: dict[str, str] | None = None) -> StoryResult:
     """Give each article of a batch a story, adding it to the index; the index keeps growing.
 
-    Articles go in time order. One whose id already has a story (an updated article) keeps it;
-    a copy joins its canonical's story; any other joins its best match's story when the cosine
-    reaches the threshold, or starts its own.
+    Articles go in time order, except that a copy whose canonical is in the batch comes right
+    after it (a teaser may be published before the full text it copies). One whose id already
+    has a story (an updated article) keeps it; a copy joins its canonical's story; an article
+    that arrives with a story (dedup hands a full text the story of its landed teaser) joins
+    it; any other joins its best match's story when the cosine reaches the threshold, or starts
+    its own.
     """
     known_stories = dict(known_stories or {})
     grown: set[str] = set()
     result = StoryResult()
-    ordered = sorted(batch, key=lambda a: (_utc(a.when), a.article_id))
+    ordered = _canonicals_first(batch)
     terms = {a.article_id: story_terms(a) for a in ordered}
     for article in ordered:
         index.observe(terms[article.article_id])
@@ -233,7 +236,7 @@ def assign_into(index: StoryIndex, batch: list[StoryArticle], known_stories: dic
     for article in ordered:
         when = _utc(article.when)
         kept = known_stories.get(article.article_id)
-        story = kept or _story_of(article.duplicate_of, index, known_stories, result)
+        story = kept or _story_of(article.duplicate_of, index, known_stories, result) or article.story_id
         vector = index.vector(terms[article.article_id])
         if story is None:
             match = index.best_match(article.article_id, when, vector)
@@ -251,6 +254,18 @@ def assign_into(index: StoryIndex, batch: list[StoryArticle], known_stories: dic
         index.add(article.article_id, when, story, terms[article.article_id], vector)
     result.grown = len(grown)
     return result
+
+
+def _canonicals_first(batch: list[StoryArticle]) -> list[StoryArticle]:
+    """Time order, a copy of a batch article right after its canonical when that comes later."""
+    when = {a.article_id: (_utc(a.when), a.article_id) for a in batch}
+
+    def key(article: StoryArticle) -> tuple:
+        own = when[article.article_id]
+        canonical = when.get(article.duplicate_of)
+        return (own, 0, "") if canonical is None or canonical <= own else (canonical, 1, article.article_id)
+
+    return sorted(batch, key=key)
 
 
 def _story_of(article_id: str | None, index: StoryIndex, known: dict[str, str], result: StoryResult) -> str | None:
@@ -282,7 +297,7 @@ def story_articles(articles: list[Article], mentions: list[EntityMention]) -> li
     return [
         StoryArticle(
             a.article_id, a.date_published or a.fetched_at, a.title, a.text, names[a.article_id],
-            duplicate_of=a.duplicate_of,
+            story_id=a.story_id, duplicate_of=a.duplicate_of,
         )
         for a in articles
     ]

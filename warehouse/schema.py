@@ -143,6 +143,19 @@ TABLES: dict[str, pa.Schema] = {
             ("kind", pa.string()),
         ]
     ),
+    # Copies re-pointed after they landed: when a group's canonical turns out to be a teaser of a
+    # later article, that article becomes the canonical and every landed member gets a row here
+    # (not a new article version, whose entities and bands would have to be written again). The
+    # `articles` view takes duplicate_of, duplicate_kind and similarity from an article's newest
+    # link when it is newer than the article's version.
+    "duplicate_links": pa.schema(
+        [
+            ("article_id", pa.string()),
+            ("duplicate_of", pa.string()),
+            ("duplicate_kind", pa.string()),
+            ("similarity", pa.float64()),
+        ]
+    ),
     # The near-duplicate index: one row per LSH band of each article's MinHash signature, so a
     # new article's candidates are a join on (band, hash) against everything ever landed.
     "article_bands": pa.schema(
@@ -155,7 +168,9 @@ TABLES: dict[str, pa.Schema] = {
 }
 
 # Tables whose views keep only the newest row per key (loads merge); the others are logs.
-KEYS: dict[str, str] = {"articles": "article_id", "runs": "run_id", "article_enrichments": "article_id"}
+KEYS: dict[str, str] = {
+    "articles": "article_id", "runs": "run_id", "article_enrichments": "article_id", "duplicate_links": "article_id",
+}
 # Tables whose rows belong to one version of an article: the view keeps the rows written by the
 # run that wrote the article's current version.
 PER_ARTICLE_VERSION = ("article_bands",)
