@@ -189,14 +189,15 @@ def split_authors(value: str | None) -> list[str]:
     names, roles = [], []
     for part in _AUTHOR_SPLIT.split(_BY_PREFIX.sub("", value)):
         part = _BY_PREFIX.sub("", part).strip(" .:-–—\u200b")
-        if not re.search(r"[^\W\d_]", part) or re.search(r"\d", part) or len(part.split()) > 6:
-            continue  # empty, a date or a sentence
-        if part.startswith(("http", "@")) or re.fullmatch(r"[\w-]+(?:\.[\w-]+)+", part):
-            continue  # a handle or a domain
+        dated = re.search(r"\d", part)
         tail = _NAME_TAIL.search(part)
         # A lone trailing role word names a desk ("Metro Desk"), not a person's title.
         if tail and len(part[:tail.start()].split()) >= 2 and not ROLE_WORDS.fullmatch(tail.group().strip()):
-            part = part[:tail.start()]
+            part = part[:tail.start()]  # "Jane Doe December 3, 2025" -> "Jane Doe"
+        if not re.search(r"[^\W\d_]", part) or re.search(r"\d", part) or len(part.split()) > (4 if dated else 6):
+            continue  # empty, a date or a sentence
+        if part.startswith(("http", "@")) or re.fullmatch(r"[\w-]+(?:\.[\w-]+)+", part):
+            continue  # a handle or a domain
         is_role = ROLE_WORDS.search(part) or part.lower() in AGENCIES
         (roles if is_role else names).append(part)
     return list(dict.fromkeys(names or roles))
@@ -331,17 +332,32 @@ def visible_headline(h1s: list[str], titles: list[str], site_name: str | None, u
     return best if shared(best) >= 0.5 else None
 
 
+def _after_headline(headline) -> list:
+    """The text pieces and <time datetime> values after the headline element, in document order.
+
+    They stop after DATELINE_CHARS characters of text: the byline and the dateline are there.
+    """
+    pieces, seen_chars = [], 0
+    for piece in headline.xpath(
+        "(following::text()[normalize-space()][not(ancestor::script or ancestor::style)]"
+        " | following::time/@datetime)[position() <= 80]"
+    ):
+        pieces.append(piece)
+        seen_chars += 0 if piece.is_attribute else len(piece.strip())
+        if seen_chars > DATELINE_CHARS:
+            break
+    return pieces
+
+
 def dateline_dates(headline) -> list[tuple[datetime, bool]]:
     """The dates printed just after the headline element, each with whether it is labelled an update.
 
     A <time datetime> counts, and so does a written date in the text ("Published March 4, 2025",
-    "Updated: 04/03/2025"), within DATELINE_CHARS characters of text after the headline.
+    "Updated: 04/03/2025"); a label within 40 characters before a date (or after a <time>) says
+    whether it is an update.
     """
-    found, seen_chars, before = [], 0, ""
-    pieces = headline.xpath(
-        "(following::text()[normalize-space()][not(ancestor::script or ancestor::style)]"
-        " | following::time/@datetime)[position() <= 80]"
-    )
+    found, before = [], ""
+    pieces = _after_headline(headline)
     for index, piece in enumerate(pieces):
         if piece.is_attribute:  # a <time datetime>: its label is the text either side of it
             after = str(pieces[index + 1]) if index + 1 < len(pieces) else ""
@@ -350,12 +366,23 @@ def dateline_dates(headline) -> list[tuple[datetime, bool]]:
             text = str(piece)
             dates = [(parse_date(m.group(0)), f"{before[-40:]} {text[:m.start()][-40:]}")
                      for m in _PRINTED_DATE.finditer(text)]
-            seen_chars += len(text.strip())
             before = text
         found.extend((date, bool(_UPDATE_LABEL.search(label))) for date, label in dates if date)
-        if seen_chars > DATELINE_CHARS:
-            break
     return found
+
+
+def dateline_byline(headline) -> str | None:
+    """The byline printed just after the headline element ("By Jane Doe", "Written by: Jane Doe"), or None."""
+    texts = [" ".join(str(piece).split()) for piece in _after_headline(headline) if not piece.is_attribute]
+    for index, text in enumerate(texts):
+        if not _BY_PREFIX.match(text + " "):
+            continue
+        if not _BY_PREFIX.sub("", text + " ").strip() and index + 1 < len(texts):
+            text = f"{text} {texts[index + 1]}"  # "By " and the linked name are two pieces
+        name = _BY_PREFIX.sub("", text + " ").strip()
+        # A name starts with a capital: "by printing one of ..." is prose.
+        return text if name[:1].isupper() and len(text.split()) <= 12 else None
+    return None
 
 
 def read_dateline(meta: PageMeta, headline) -> None:
@@ -391,6 +418,7 @@ def read_meta(tree, url: str | None) -> PageMeta:
     # The visible headline beats the SEO titles in JSON-LD and og:title, often rewrites of it.
     titles = [t for t in (_text(article.get("headline")), _meta(tree, "og:title"), _text(tree.findtext(".//title"))) if t]
     headline = visible_headline(h1s, titles, meta.site_name, url)
+    headline_element = h1_elements[h1s.index(headline)] if headline else None
 
     for source, raw in (
         ("html", headline),
@@ -402,16 +430,20 @@ def read_meta(tree, url: str | None) -> PageMeta:
             meta.title, meta.title_source = clean_title(raw, meta.site_name, url, meta.h1), source
             break
 
-    for source, names in (
+    found = [
         ("json-ld", _json_ld_authors(article)),
         ("meta", split_authors(_meta(tree, "author", "article:author", "parsely-author", "sailthru.author",
                                      "dc.creator", "DC.creator", "byl", "citation_author")
                                or _labelled_meta(tree, "written by"))),
-        ("html", split_authors(byline_text(tree))),
-    ):
-        if names:
-            meta.authors, meta.author_source = names, source
-            break
+        ("html", split_authors(dateline_byline(headline_element) if headline_element is not None else None)),
+    ]
+    # A source naming only the site ("Example News" as the JSON-LD author) gives way to one that
+    # names a writer; when none does, the site is the author as printed. A "By ..." line anywhere
+    # on the page (filters and widgets print them too) is the last resort.
+    found = [(source, names) for source, names in found if names]
+    writers = [(source, names) for source, names in found
+               if not all(names_site(name, meta.site_name, url) for name in names)]
+    meta.author_source, meta.authors = (writers or found or [("html", split_authors(byline_text(tree)))])[0]
 
     for source, published, modified in (
         ("json-ld", parse_date(article.get("datePublished") or article.get("dateCreated")),
@@ -425,8 +457,8 @@ def read_meta(tree, url: str | None) -> PageMeta:
             meta.date_published, meta.date_source = published, source
             meta.date_modified = modified
             break
-    if headline and not meta.date_published:
-        read_dateline(meta, h1_elements[h1s.index(headline)])
+    if headline_element is not None and not meta.date_published:
+        read_dateline(meta, headline_element)
 
     meta.description = _text(article.get("description")) or _meta(tree, "og:description", "description")
     meta.section = _text(article.get("articleSection")) or _meta(tree, "article:section")

@@ -171,6 +171,7 @@ def test_json_ld_survives_trailing_commas_and_cdata(block):
         ("Jane Doe Senior Harbour Reporter", ["Jane Doe"]),
         ("View all posts by Jane Doe", ["Jane Doe"]),
         ("https://www.facebook.com/janedoe", []),
+        ("By Jane Doe December 2, 2025", ["Jane Doe"]),
     ],
 )
 def test_split_authors(byline, names):
@@ -203,6 +204,16 @@ def test_the_dateline_under_the_headline_dates_a_page_without_date_metadata():
     assert (meta.date_published.date(), meta.date_modified.date(), meta.date_source) == (
         date(2025, 3, 3), date(2025, 3, 4), "html"
     )
+
+
+def test_the_byline_under_the_headline_beats_a_site_named_author_and_filter_labels():
+    html = """<html><head><meta property="og:site_name" content="The Harbour Gazette">
+    <script type="application/ld+json">{"@type": "NewsArticle", "headline": "Council approves flood budget",
+    "author": {"@type": "Person", "name": "The Harbour Gazette"}}</script></head>
+    <body><form><span>By Role</span></form><h1>Council approves flood budget</h1>
+    <p>By <a href="/staff/jane">Jane Doe</a></p><p>The council voted on Tuesday.</p></body></html>"""
+    meta = read_meta(parse_html(html), URL)
+    assert (meta.authors, meta.author_source) == (["Jane Doe"], "html")
 
 
 @pytest.mark.parametrize(
