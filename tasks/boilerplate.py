@@ -69,7 +69,10 @@ FAMILIES: dict[str, re.Pattern] = {
         r"^subscribe(?: now| today| for| to)?\b|thanks? for (?:signing up|subscribing)|"
         r"^by (?:signing up|subscribing|clicking)\b|"
         r"^(?:join|get|subscribe to|sign up for) (?:our |the |my )?[\w' ]{0,40}(?:newsletter|mailing list)\W*$|"
-        r"^(?:newsletter|sign up|sign in|log ?in|register|subscribe)\W*$|receive notifications about new)",
+        r"^(?:newsletter|sign up|sign in|log ?in|register|subscribe)\W*$|receive notifications about new|"
+        # anywhere in a short line: "For daily wit, sign up for the Almanac newsletter."
+        r"\b(?:sign(?:ing)? up for|subscribe to|join) (?:our|my|the)\b[^.!?]{0,40}\b(?:newsletters?|mailing list)\b|"
+        r"\b(?:into|to|in) your inbox\b|\bunsubscribe\b)",
         re.IGNORECASE,
     ),
     "credit": re.compile(
@@ -90,13 +93,22 @@ FAMILIES: dict[str, re.Pattern] = {
         r"^(?:advertisement|advertising|ad|sponsored(?: content)?|promoted|paid content|partner content|"
         r"story continues below(?: advertisement)?|article continues (?:below|after (?:this )?advertisement)|"
         r"advertisement\W+(?:continue|scroll) (?:reading|to continue).*|scroll to continue(?: with content)?|"
+        r"advertisement\s*:.{0,60}|"
         r"this (?:article|story|post) (?:contains|may contain) affiliate links.*)\W*$",
         re.IGNORECASE,
     ),
     "affiliate": re.compile(
         r"\b(?:we|i|(?:this )?site) (?:may )?(?:earn|receive|get) (?:a )?(?:small )?(?:commission|compensation)|"
         r"\b(?:if|when) you (?:buy|purchase|shop|click)\b.{0,40}\b(?:our|these|the|retail|affiliate) links?\b|"
-        r"\b(?:contains?|uses?) affiliate links|\bas an amazon associate\b",
+        r"\b(?:contains?|uses?) affiliate links|\bas an amazon associate\b|\bwe may be compensated\b|"
+        r"\bearn from qualifying purchases\b",
+        re.IGNORECASE,
+    ),
+    "call_to_action": re.compile(
+        r"^(?:book|request|schedule|get|start) (?:a |an |your )?(?:free )?(?:demo|quote|consultation|trial)\b.{0,40}$|"
+        r"\btalk to (?:our|an?) [\w ]{0,40}experts?\b|^fill out (?:the|this|our) form\b|"
+        r"\b(?:leave|give) (?:a |us a )?(?:star )?rating\b|\bfunded by readers\b|"
+        r"\bsupport (?:our|independent|local) journalism\b",
         re.IGNORECASE,
     ),
     "comments": re.compile(
@@ -108,7 +120,10 @@ FAMILIES: dict[str, re.Pattern] = {
     "follow": re.compile(
         r"^(?:follow us\W*|follow (?:us|me|@\w+|[\w .]{0,40}) on "
         r"(?:twitter|x|facebook|instagram|linkedin|threads|google news|whatsapp|telegram|youtube).*|"
-        r"(?:like|follow) us on .{0,60}|get (?:the )?(?:latest )?news on whatsapp.*)$",
+        r"(?:like|follow) us on .{0,60}|get (?:the )?(?:latest )?news on whatsapp.*)$|"
+        r"\bfollow us on (?:twitter|x|facebook|instagram|linkedin|threads|tiktok|youtube)\b|"
+        r"\bjoin (?:our|the) (?:facebook|whatsapp|telegram|discord|linkedin) (?:group|page|channel|community)\b|"
+        r"\badd [\w .&'’-]{1,40} as an? (?:preferred|trusted) source\b",
         re.IGNORECASE,
     ),
     "copyright": re.compile(

@@ -243,6 +243,14 @@ def test_visible_headline_is_the_h1_that_reads_as_the_headline(h1s, titles, expe
         ("We use cookies to improve your experience", "cookie"),
         ("Advertisement - Continue Reading Below", "advert"),
         ("Posted by Jane Doe at March 4, 2025", "byline"),
+        ("For daily wit & wisdom, sign up for the Almanac newsletter.", "newsletter"),
+        ("Security insights & offers right into your inbox", "newsletter"),
+        ("Catch up on our coverage, and follow us on Facebook, Instagram and TikTok", "follow"),
+        ("Add The Harbour Gazette as a preferred source on Google", "follow"),
+        ("Book a demo", "call_to_action"),
+        ("This story is funded by readers like you", "call_to_action"),
+        ("We may be compensated when you click on a link", "affiliate"),
+        ("Advertisement: New AI Book!", "advert"),
         ("Tuesday, March 4, 2025 at 10:15 a.m. EST", "dateline"),
         ("8 min read", "reading_time"),
         ("Join our newsletter", "newsletter"),
@@ -256,6 +264,8 @@ def test_visible_headline_is_the_h1_that_reads_as_the_headline(h1s, titles, expe
         ("By the time the police arrived, the crowd had gone home.", None),
         ("Latest figures show the harbour flooded twice.", None),
         ("Bake the cookies for twelve minutes and let them cool.", None),
+        ("Residents who subscribe to three council newsletters still missed the flood warning.", None),
+        ("The mayor told experts to follow the rules on Facebook posts.", None),
     ],
 )
 def test_boilerplate_families_spare_prose(line, family):
