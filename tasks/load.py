@@ -300,6 +300,7 @@ def read_dedup_candidates(warehouse: Path, prints: list[Fingerprint], content_ha
     with db.connect(warehouse) as con:
         con.register("batch_bands", bands)
         con.register("batch_hashes", pa.table({"content_hash": content_hashes}))
+        # Narrow columns first: the view's newest-version pass then never reads a text.
         rows = con.execute(
             """
             with band_matches as (
@@ -307,13 +308,15 @@ def read_dedup_candidates(warehouse: Path, prints: list[Fingerprint], content_ha
                 from article_bands
                 join batch_bands using (band, hash)
             ),
-            hash_matches as (
-                select article_id from articles where content_hash in (select content_hash from batch_hashes)
+            current_articles as (
+                select article_id, content_hash, duplicate_of, duplicate_kind, similarity, story_id, loaded_by_run
+                from articles
             ),
             matches as (
                 select article_id, coalesce(duplicate_of, article_id) as canonical
-                from articles
-                where article_id in (select article_id from band_matches union select article_id from hash_matches)
+                from current_articles
+                where article_id in (select article_id from band_matches)
+                    or content_hash in (select content_hash from batch_hashes)
             ),
             compared as (
                 select article_id from matches
@@ -322,16 +325,30 @@ def read_dedup_candidates(warehouse: Path, prints: list[Fingerprint], content_ha
             ),
             final as (
                 select
-                    article_id, content_hash, if(article_id in (select article_id from compared), text, null) as text,
-                    duplicate_of, duplicate_kind, similarity, coalesce(story_id, article_id) as story_id
-                from articles
+                    article_id, content_hash, article_id in (select article_id from compared) as compared,
+                    duplicate_of, duplicate_kind, similarity, coalesce(story_id, article_id) as story_id, loaded_by_run
+                from current_articles
                 where article_id in (select article_id from compared)
                     or duplicate_of in (select canonical from matches)
             )
             select * from final
             """
         ).fetchall()
-    return [KnownArticle(*row) for row in rows]
+        texts = _current_texts(con, warehouse, [(row[0], row[7]) for row in rows if row[2]])
+    return [KnownArticle(a_id, digest, texts.get(a_id), *rest) for a_id, digest, _, *rest, _ in rows]
+
+
+def _current_texts(con, warehouse: Path, versions: list[tuple[str, str]]) -> dict[str, str]:
+    """article_id -> text of the given (article_id, loaded_by_run) versions, read from those runs' parts only."""
+    if not versions:
+        return {}
+    con.register("wanted_versions", pa.table({"article_id": [a for a, _ in versions], "_run_id": [r for _, r in versions]}))
+    parts = [str(db.part_path(warehouse, "articles", run_id)) for run_id in sorted({r for _, r in versions})]
+    rows = con.execute(
+        "select article_id, text from read_parquet(?, union_by_name = true) join wanted_versions using (article_id, _run_id)",
+        [parts],
+    ).fetchall()
+    return dict(rows)
 
 
 def read_story_state(
