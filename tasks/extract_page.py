@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import trafilatura
-from trafilatura.metadata import extract_metadata
+from htmldate import find_date
+from trafilatura.metadata import extract_author, extract_sitename, extract_title
+from trafilatura.settings import set_date_params
 from trafilatura.utils import load_html
 
 from wirehouse.config.settings import ExtractSettings
@@ -241,20 +243,18 @@ def extract_article(
 
 
 def fill_missing_meta(meta: PageMeta, tree, url: str) -> None:
-    """Fill a missing title, author or date from trafilatura's metadata (bylines, htmldate).
+    """Fill a missing title, author, date or site name with trafilatura's and htmldate's readings.
 
-    Run only when JSON-LD and meta tags left a gap: it costs as much as a third of an extraction.
+    Each runs only for a gap JSON-LD, meta tags, the headline and its byline and dateline left:
+    the author and date searches each cost a sixth of an extraction. Run last: they may prune the tree.
     """
-    if meta.title and meta.authors and meta.date_published:
-        return
-    found = extract_metadata(tree, default_url=url)
-    if not meta.title and found.title:
-        meta.title, meta.title_source = clean_title(found.title, meta.site_name, url, meta.h1), "html"
-    if not meta.authors and found.author:
-        meta.authors, meta.author_source = split_authors(found.author), "html"
-    if not meta.date_published and found.date:
-        meta.date_published, meta.date_source = parse_date(found.date), "html"
-    meta.site_name = meta.site_name or found.sitename
+    if not meta.title and (title := extract_title(tree)):
+        meta.title, meta.title_source = clean_title(title, meta.site_name, url, meta.h1), "html"
+    if not meta.authors and (author := extract_author(tree)):
+        meta.authors, meta.author_source = split_authors(author), "html"
+    if not meta.date_published and (date := find_date(tree, url=url, **set_date_params(True))):
+        meta.date_published, meta.date_source = parse_date(date), "html"
+    meta.site_name = meta.site_name or extract_sitename(tree)
 
 
 def build_article(url: str, meta: PageMeta, choice: TextChoice, *, source: str, fetched_at) -> Article:
