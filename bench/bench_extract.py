@@ -4,7 +4,7 @@
 
 Runs `../shared/eval/score_extraction.py` twice per set in ../shared/data/extraction/: once on
 wirehouse's batch command (the `wirehouse extract` console script beside this Python when it is
-installed, else `python -m wirehouse.tasks.extract`) and once with --baseline. The pages are
+installed, else `python -m wirehouse.tasks.extract_pool`) and once with --baseline. The pages are
 read where they are; nothing is copied into the repository. Prints one table; never fails a build.
 """
 
@@ -26,7 +26,7 @@ METRICS = ("bow_f1", "leak", "keep", "title", "author", "date", "pages_s")
 def extract_command() -> str:
     """The batch extraction command, with the scorer's {manifest} and {output} placeholders."""
     script = Path(sys.executable).with_name("wirehouse")
-    base = [str(script), "extract"] if script.exists() else [sys.executable, "-m", "wirehouse.tasks.extract"]
+    base = [str(script), "extract"] if script.exists() else [sys.executable, "-m", "wirehouse.tasks.extract_pool"]
     return shlex.join(base) + " --input {manifest} --output {output}"
 
 

@@ -286,6 +286,20 @@ def build_article(url: str, meta: PageMeta, choice: TextChoice, *, source: str, 
     )
 
 
+def format_article(article: Article) -> str:
+    """A human-readable print of one article: its metadata lines, a blank line, then the text."""
+    date = article.date_published.isoformat() if article.date_published else "date unknown"
+    lines = [
+        article.title or "(untitled)",
+        f"By {', '.join(article.authors)}" if article.authors else "Author unknown",
+        " · ".join(filter(None, [date, article.language, article.site_name])),
+        article.canonical_url,
+        "",
+        article.text,
+    ]
+    return "\n".join(lines)
+
+
 def extract_page(page: Page, settings: ExtractSettings) -> Article | Rejection:
     """extract_article over one page; a failure becomes the page's Rejection, never an exception."""
     url = page.final_url or page.url

@@ -237,7 +237,8 @@ def extract(
     config: ConfigOpt = None,
 ) -> None:
     """Extract one page (PATH), or a batch (--input MANIFEST --output OUT)."""
-    from wirehouse.tasks.extract import extract_article, extract_manifest, format_article
+    from wirehouse.tasks.extract_page import extract_article, format_article
+    from wirehouse.tasks.extract_pool import extract_manifest  # no Prefect: the batch command starts fast
 
     settings = _settings(config)
     if input is not None:
