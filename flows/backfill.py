@@ -5,13 +5,14 @@ from pathlib import Path
 
 from prefect import flow
 from prefect.concurrency.sync import concurrency
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from wirehouse.config.settings import Settings, load_settings
-from wirehouse.flows.ingest import WRITER_LIMIT, process_pages, timed_stage
+from wirehouse.flows.ingest import MAX_TASK_THREADS, WRITER_LIMIT, batches, big, process_pages, submit_batch, timed_stage
 from wirehouse.tasks.load import RunReport, land, open_run, read_stored_pages, tally_run
 
 
-@flow(name="backfill")
+@flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=MAX_TASK_THREADS))
 def backfill(warehouse: Path, since: datetime, until: datetime, settings: Settings | None = None, on_wait=None) -> RunReport:
     """Run the stages after fetch again over the pages fetched in [since, until).
 
@@ -33,8 +34,9 @@ def backfill(warehouse: Path, since: datetime, until: datetime, settings: Settin
         with timed_stage(report, "read"):
             pages = read_stored_pages(warehouse, since, until)
         report.sources = sorted({page.source for page in pages})
-        processed = process_pages(warehouse, settings, report, pages)
+        work = [submit_batch(warehouse, settings, batch) for batch in batches(pages, settings.extract.batch_size)]
+        processed = process_pages(warehouse, settings, report, work)
         tally_run(report, None, [], pages, processed)
         with timed_stage(report, "load"):
             # No fetch happened: nothing goes to `fetches` or `raw_pages`.
-            return land(warehouse, report, [], processed)
+            return land(warehouse, report, [], big(processed))

@@ -7,7 +7,7 @@ from prefect import flow
 from prefect.concurrency.sync import concurrency
 
 from wirehouse.config.settings import Settings, load_settings
-from wirehouse.flows.ingest import WRITER_LIMIT, timed_stage
+from wirehouse.flows.ingest import WRITER_LIMIT, big, timed_stage
 from wirehouse.tasks.enrich import enrich_batch
 from wirehouse.tasks.entities import resolve
 from wirehouse.tasks.load import RunReport, land_enrichment, open_run, read_aliases, read_since
@@ -33,7 +33,7 @@ def reenrich(warehouse: Path, since: datetime, settings: Settings | None = None,
         with timed_stage(report, "read"):
             articles = read_since(warehouse, since)
         with timed_stage(report, "enrich"):
-            enriched = enrich_batch(articles, settings.enrich)
-            entities = resolve(enriched, read_aliases(warehouse, enriched))
+            enriched = enrich_batch(big(articles), settings.enrich)
+            entities = resolve(big(enriched), big(read_aliases(warehouse, big(enriched))))
         with timed_stage(report, "load"):
-            return land_enrichment(warehouse, report, enriched, entities)
+            return land_enrichment(warehouse, report, big(enriched), big(entities))

@@ -663,6 +663,18 @@ def read_known(warehouse: Path, articles: list[Article]) -> dict[str, str]:
     return read_known_versions(warehouse, [a.article_id for a in articles])
 
 
+@task(name="select-changed-articles", cache_policy=NO_CACHE)
+def select_changed(warehouse: Path, extracted: tuple[list[Article], list[Rejection]]) -> list[Article]:
+    """Prefect task: an extracted batch's articles that are new or whose text changed.
+
+    The run decides again over all its batches (`split_by_version`); this early look lets a
+    batch be fingerprinted and enriched while the next ones are still being fetched.
+    """
+    articles, _ = extracted
+    new, updated, _ = split_by_version(articles, read_known_versions(warehouse, [a.article_id for a in articles]))
+    return new + updated
+
+
 @task(name="read-dedup-candidates", cache_policy=NO_CACHE)
 def read_candidates(warehouse: Path, prints: list[Fingerprint], articles: list[Article]) -> list[KnownArticle]:
     """Prefect task: landed articles that may be copies of the batch's."""

@@ -7,12 +7,15 @@ from urllib.parse import urlsplit
 
 from prefect.futures import PrefectFuture
 from prefect.runtime import task_run
+from prefect.utilities.annotations import BaseAnnotation
 
 
 def _parameter(name: str):
     """A task run's parameter; if it is the future of an upstream task (the name is set before
     Prefect resolves it), that task's result, waited for as the task would wait anyway."""
     value = task_run.parameters.get(name)
+    if isinstance(value, BaseAnnotation):  # quote(...) or opaque(...): see flows.ingest.big
+        value = value.unwrap()
     if isinstance(value, PrefectFuture):
         return value.result()
     return value
@@ -32,7 +35,7 @@ def batch_run_name(stage: str, parameter: str, unit: str) -> Callable[[], str]:
 
 def fetch_run_name() -> str:
     """"fetch <n> pages from <host> (+k hosts)" for a fetch batch."""
-    targets = task_run.parameters.get("targets") or []
+    targets = _parameter("targets") or []
     hosts = sorted({urlsplit(t.url).netloc for t in targets})
     where = f" from {hosts[0]}" + (f" +{len(hosts) - 1} hosts" if len(hosts) > 1 else "") if hosts else ""
     return f"fetch {len(targets)} pages{where}"
