@@ -11,6 +11,7 @@ from prefect import flow, unmapped
 from prefect.futures import PrefectFuture, as_completed
 from prefect.utilities.annotations import opaque, quote
 from prefect.concurrency.sync import concurrency
+from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from wirehouse.config.settings import Settings, load_settings
@@ -70,8 +71,12 @@ def big(value):
 
     Prefect visits every task input looking for futures to wait on; over a run's articles,
     mentions and shingle sets that walk cost 88 s of a 1,000-page run. A future is still waited
-    for (`opaque`); a plain value goes as it is (`quote`).
+    for (`opaque`); a plain value goes as it is (`quote`). Only on the thread runner: Dask takes
+    the annotations (tuples) apart when it ships a task's inputs, so there the walk stays.
     """
+    context = FlowRunContext.get()
+    if context is None or not isinstance(context.task_runner, ThreadPoolTaskRunner):
+        return value
     return opaque(value) if isinstance(value, PrefectFuture) else quote(value)
 
 
