@@ -188,16 +188,21 @@ def test_the_ingest_flow_hands_a_landed_teasers_group_and_story_to_the_full_text
     teaser = _page("Portmere dockers strike", SENTENCES[:3] + ["Read more"], "Harbour Briefs", published)
     copy = _page("Dockers strike in Portmere", SENTENCES[:3] + ["Read more"], "Coast Wire", published + timedelta(hours=1))
     full = _page("Portmere dockers strike over night-shift pay", [s + "." for s in SENTENCES], "Harbour Ledger", published + timedelta(hours=3))
+    refetch = local.model_copy(update={"fetch": local.fetch.model_copy(update={"refetch_after_hours": 0.0})})
     server = BadServer().start()
+
+    def run(pages, run_settings):
+        return ingest([adhoc_source([], _serve(server, pages), allow_private=True)], settings.warehouse.path, run_settings)
+
     try:
-        first = ingest([adhoc_source([], _serve(server, {"/brief/strike": teaser, "/wire/strike": copy}), allow_private=True)], settings.warehouse.path, local)
-        second = ingest([adhoc_source([], _serve(server, {"/news/strike": full}), allow_private=True)], settings.warehouse.path, local)
+        first = run({"/brief/strike": teaser, "/wire/strike": copy}, local)
+        second = run({"/news/strike": full}, local)
+        landed = _teaser_state(settings.warehouse.path)
+        # Everything fetched again, nothing changed: no new version, no new link.
+        again = run({"/brief/strike": teaser, "/wire/strike": copy, "/news/strike": full}, refetch)
     finally:
         server.stop()
-    with db.connect_catalog(settings.warehouse.path) as con:
-        rows = con.execute("select url, article_id, duplicate_of, duplicate_kind, story_id from articles").fetchall()
-        links = con.execute("select count(*) from duplicate_links").fetchone()[0]
-    by_path = {urlsplit(url).path: tuple(rest) for url, *rest in rows}
+    by_path, links = landed
     full_id = by_path["/news/strike"][0]
     assert (first.articles_new, first.exact_duplicates, second.articles_new) == (2, 1, 1)
     assert by_path["/news/strike"][1:3] == (None, None)
@@ -206,3 +211,13 @@ def test_the_ingest_flow_hands_a_landed_teasers_group_and_story_to_the_full_text
     assert links == 2
     assert len({story for *_, story in by_path.values()}) == 1, "the full text joins its teaser's story"
     assert (second.stories_new, second.stories_grown) == (0, 1)
+    assert (again.articles_new, again.articles_updated, again.articles_unchanged) == (0, 0, 3)
+    assert _teaser_state(settings.warehouse.path) == landed
+
+
+def _teaser_state(warehouse):
+    """(path -> (article_id, duplicate_of, duplicate_kind, story_id), number of links), read through the catalog."""
+    with db.connect_catalog(warehouse) as con:
+        rows = con.execute("select url, article_id, duplicate_of, duplicate_kind, story_id from articles").fetchall()
+        links = con.execute("select count(*) from duplicate_links").fetchone()[0]
+    return {urlsplit(url).path: tuple(rest) for url, *rest in rows}, links
