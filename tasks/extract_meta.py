@@ -85,6 +85,7 @@ class PageMeta:
     date_source: str | None = None
     site_name: str | None = None
     description: str | None = None
+    body: str | None = None  # the JSON-LD articleBody, lines kept
     section: str | None = None
     tags: list[str] = field(default_factory=list)
     image: str | None = None
@@ -106,6 +107,15 @@ def _text(value) -> str | None:
     if "&" in text:  # escaped twice ("&amp;#8230;"), as some CMSs print JSON-LD
         text = unescape(text)
     return " ".join(text.split()) or None
+
+
+def _body_text(value) -> str | None:
+    """A JSON-LD articleBody as text: markup and entities out, its line breaks kept, or None."""
+    if not isinstance(value, str):
+        return None
+    text = unescape(_TAG.sub("\n", unescape(value)))
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line) or None
 
 
 def _types(node: dict) -> set[str]:
@@ -461,6 +471,7 @@ def read_meta(tree, url: str | None) -> PageMeta:
         read_dateline(meta, headline_element)
 
     meta.description = _text(article.get("description")) or _meta(tree, "og:description", "description")
+    meta.body = _body_text(article.get("articleBody"))
     meta.section = _text(article.get("articleSection")) or _meta(tree, "article:section")
     meta.tags = _tags(article.get("keywords")) or _tags(_meta(tree, "news_keywords", "keywords")) or [
         t for t in (_text(n.get("content")) for n in tree.xpath('//meta[@property="article:tag"]')) if t

@@ -41,6 +41,8 @@ _WORDS = re.compile(r"\w+")
 PARAGRAPH_RATIO = 0.8
 # ... and cut short when it holds less than this share of the recall extraction.
 RECALL_RATIO = 0.6
+# The JSON-LD articleBody replaces an extraction it holds when it is this many times longer.
+PUBLISHER_RATIO = 1.5
 # A text is stopped at its first block when a broader reading of the page finds this many times more ...
 BROADER_RATIO = 2.0
 # ... and two broader readings agree on its length within this share.
@@ -176,6 +178,21 @@ def broader_text(tree, url: str | None, chosen: TextChoice) -> TextChoice | None
     return TextChoice(default, raw, "default", reason)
 
 
+def publisher_body(body: str | None, chosen: TextChoice) -> TextChoice | None:
+    """The page's JSON-LD articleBody, when the chosen text is only a fragment of it, else None.
+
+    The publisher's own copy of the body is whole where an extraction can stop early (a body
+    split over several containers, a paywall script hiding the rest). It wins when it is
+    PUBLISHER_RATIO times longer and holds most of the chosen text's words; a shorter articleBody
+    is usually a teaser, and a longer one that does not hold the chosen text another story's.
+    """
+    if not body or len(body) < PUBLISHER_RATIO * len(chosen.text) or not _holds(body, chosen.text):
+        return None
+    cleaned = remove_boilerplate(body).strip()
+    reason = f"JSON-LD articleBody ({len(cleaned)} chars) holds {chosen.source}'s {len(chosen.text)} chars"
+    return TextChoice(cleaned, body, "json-ld", reason)
+
+
 def _holds(text: str, part: str, share: float = 0.8) -> bool:
     """True when `text` holds at least `share` of `part`'s words (counted with repeats)."""
     words, part_words = Counter(_WORDS.findall(text.lower())), Counter(_WORDS.findall(part.lower()))
@@ -232,6 +249,7 @@ def extract_article(
         return Rejection(url, "not_article", reason)
 
     choice = choose_text(tree, url, settings)
+    choice = publisher_body(meta.body, choice) or choice
     reason = wall_reason(choice.raw, choice.text, settings) or section_front_reason(choice.text, tree, meta)
     if reason:
         return Rejection(url, "not_article", reason)

@@ -94,7 +94,7 @@ class Article:
     title_source: str | None = None  # json-ld, meta, html, url
     author_source: str | None = None
     date_source: str | None = None
-    text_source: str | None = None  # the extraction that won: precision, recall or default (trafilatura modes)
+    text_source: str | None = None  # the text that won: precision, recall, default (trafilatura modes) or json-ld
     text_reason: str | None = None  # why it won, in one line
     content_hash: str = ""
     # Set by dedup.

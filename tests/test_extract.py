@@ -192,6 +192,25 @@ def test_clean_title_strips_the_site_name(title, site, expected):
     assert clean_title(title, site, URL) == expected
 
 
+def test_the_json_ld_body_wins_over_an_extraction_it_holds_twice_over(settings):
+    paragraphs = [
+        f"{FIRST}, ending months of debate over how to protect homes along the waterfront.",
+        "The plan pays for raised walls, new pumps and a warning system along the river mouth.",
+        "Residents who spoke at the meeting said the money was overdue after two winters of floods.",
+        "The harbour authority will tender the first contracts in the spring, officials said, "
+        f"{LAST}",
+    ]
+    body = "\n".join(paragraphs)
+    # The page shows the first paragraph only (the rest waits for a script); JSON-LD has them all.
+    html = f"""<html><head><title>{TITLE}</title><script type="application/ld+json">
+    {json.dumps({"@type": "NewsArticle", "headline": TITLE, "articleBody": body})}</script></head>
+    <body><article><h1>{TITLE}</h1><p>{paragraphs[0]}</p></article></body></html>"""
+    result = extract_article(html, URL, settings)
+    assert isinstance(result, Article), result
+    assert result.text_source == "json-ld" and "articleBody" in result.text_reason
+    assert result.text == body
+
+
 def test_the_dateline_under_the_headline_dates_a_page_without_date_metadata():
     html = """<html><body><nav>March 1, 2020</nav><h1>Council approves flood budget</h1>
     <p class="byline">By Jane Doe</p><p>Published <time datetime="2025-03-03T21:40:00-05:00">March 3</time>
