@@ -80,6 +80,14 @@ def test_newsletter_prompt_leaves_the_text(settings):
     assert result.authors == ["Priya Natarajan"]  # "Priya Natarajan, Reuters"
 
 
+def test_calls_to_action_leave_the_text(settings):
+    result = article("calls_to_action.html", settings)
+    for line in ("We may be compensated", "as a preferred source", "follow us on Facebook", "Book a demo",
+                 "funded by readers", "Advertisement: Storm season sale!"):
+        assert line not in result.text
+    assert "Council member Maria Alvarez" in result.text
+
+
 def test_cookie_banner_leaves_the_text(settings):
     result = article("cookie_banner.html", settings)
     assert "cookies" not in result.text.lower()
