@@ -52,7 +52,7 @@ FAMILIES: dict[str, re.Pattern] = {
         re.IGNORECASE,
     ),
     "also_read": re.compile(
-        r"^(?:(?:also read|read also|see also)\b.{0,200}|"
+        r"^(?:(?:also read|read also|see also|also on [\w.-]+\.[a-z]{2,})\b.{0,200}|"
         r"(?:read more|more to read|"
         r"(?:browse |view |see )?related(?: articles?| stories| coverage| news| content| reading| posts?| links?)?|"
         r"recommended(?: for you| stories| reading)?|you may also like|you might (?:also )?like|don'?t miss|must read|"
@@ -126,21 +126,28 @@ FAMILIES: dict[str, re.Pattern] = {
         r"\badd [\w .&'’-]{1,40} as an? (?:preferred|trusted) source\b",
         re.IGNORECASE,
     ),
+    "contact": re.compile(
+        r"^(?:write to|contact|e-?mail) (?:the (?:author|writer|reporter)|[\w .'’-]{2,60}) at \S+@\S+\.\w+\W*$",
+        re.IGNORECASE,
+    ),
     "copyright": re.compile(
-        r"^(?:©|\(c\)|copyright\s*(?:©|\(c\)|\d{4})).{0,120}$|all rights reserved\W*$",
+        r"^(?:©|\(c\)|copyright\s*(?:©|\(c\)|\d{4})).{0,120}$|all rights reserved\W*$|"
+        r"^copyright\s+[\w .&'’-]{1,40}\s+\d{4}(?:\s*[-–|].{0,60})?$",
         re.IGNORECASE,
     ),
     "legal": re.compile(
         r"^(?:(?:copyright|privacy policy|privacy|terms(?: of (?:use|service))?|terms (?:and|&) conditions|"
         r"advertiser disclosure|advertising policy|editorial (?:policy|guidelines)|affiliate disclosure)\W*|"
-        r"products are (?:chosen|selected) independently.{0,120})$",
+        r"products are (?:chosen|selected) independently.{0,120}|"
+        r"this copy is for your personal,? non-?commercial use only.*)$",
         re.IGNORECASE,
     ),
     "navigation": re.compile(
         r"^(?:skip to (?:main )?(?:content|navigation)|back to top|home|menu|search|close|loading\W*|"
         r"(?:previous|next) (?:article|story|post)|go to (?:comments|top)|table of contents|contents|"
         r"jump to (?:the )?[\w ]{1,30}|back to [\w ]{1,30}|tags?|categories|category|blog|pin (?:it |this )?for later|"
-        r"print(?: this)?(?: article| page| recipe)?)\W*$",
+        r"print(?: this)?(?: article| page| recipe)?|order reprints|text size|"
+        r"an error has occurred.{0,40}|please try again later)\W*$",
         re.IGNORECASE,
     ),
 }

@@ -278,6 +278,11 @@ def test_visible_headline_is_the_h1_that_reads_as_the_headline(h1s, titles, expe
         ("This story is funded by readers like you", "call_to_action"),
         ("We may be compensated when you click on a link", "affiliate"),
         ("Advertisement: New AI Book!", "advert"),
+        ("Also on rt.com Journalists threatened with arrest", "also_read"),
+        ("copyright Inexhibit 2019 - ISSN: 2283-5474", "copyright"),
+        ("Write to Al Root at allen.root@example.com", "contact"),
+        ("Order Reprints", "navigation"),
+        ("This copy is for your personal, non-commercial use only. To order copies, visit our site.", "legal"),
         ("Tuesday, March 4, 2025 at 10:15 a.m. EST", "dateline"),
         ("8 min read", "reading_time"),
         ("Join our newsletter", "newsletter"),
@@ -293,6 +298,8 @@ def test_visible_headline_is_the_h1_that_reads_as_the_headline(h1s, titles, expe
         ("Bake the cookies for twelve minutes and let them cool.", None),
         ("Residents who subscribe to three council newsletters still missed the flood warning.", None),
         ("The mayor told experts to follow the rules on Facebook posts.", None),
+        ("Copyright law changed in 2019, and publishers are still adapting to it, lawyers said.", None),
+        ("Residents can write to the council at its harbour office before March 4.", None),
     ],
 )
 def test_boilerplate_families_spare_prose(line, family):
