@@ -65,6 +65,8 @@ _WORD = re.compile(r"\w+")
 # A date as pages print it: "March 4, 2025", "4 Mar 2025", "2025-03-04", "03/04/2025".
 _PRINTED_DATE = re.compile(rf"\b(?:{DATE}|\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{4}})\b", re.IGNORECASE)
 _UPDATE_LABEL = re.compile(r"\b(?:updated|modified|reviewed|edited)\b", re.IGNORECASE)
+# A page marking up more authors than this lists other stories' writers.
+MAX_MARKED_AUTHORS = 4
 # The dateline is read in this many characters of text after the headline.
 DATELINE_CHARS = 600
 _TAG = re.compile(r"<[^>]+>")
@@ -211,6 +213,20 @@ def split_authors(value: str | None) -> list[str]:
         is_role = ROLE_WORDS.search(part) or part.lower() in AGENCIES
         (roles if is_role else names).append(part)
     return list(dict.fromkeys(names or roles))
+
+
+def marked_authors(tree) -> list[str]:
+    """The names the page marks up as its authors: rel="author" links and itemprop="author" elements.
+
+    More than MAX_MARKED_AUTHORS of them are the writers of the other stories the page lists: none.
+    """
+    names = []
+    for node in tree.xpath('//a[@rel="author"] | //*[@itemprop="author"][not(self::meta or self::link)]'):
+        named = node.xpath('.//*[@itemprop="name"]')
+        text = " ".join((named[0] if named else node).text_content().split())
+        if 0 < len(text) < 60:
+            names.extend(name for name in split_authors(text) if name not in names)
+    return names if len(names) <= MAX_MARKED_AUTHORS else []
 
 
 def byline_text(tree) -> str | None:
@@ -446,6 +462,7 @@ def read_meta(tree, url: str | None) -> PageMeta:
                                      "dc.creator", "DC.creator", "byl", "citation_author")
                                or _labelled_meta(tree, "written by"))),
         ("html", split_authors(dateline_byline(headline_element) if headline_element is not None else None)),
+        ("html", marked_authors(tree)),
     ]
     # A source naming only the site ("Example News" as the JSON-LD author) gives way to one that
     # names a writer; when none does, the site is the author as printed. A "By ..." line anywhere

@@ -12,7 +12,7 @@ from wirehouse.config.settings import load_settings
 from wirehouse.tasks.boilerplate import boilerplate_family
 from wirehouse.tasks.extract import extract_article, extract_manifest, extract_pages, format_article
 from wirehouse.tasks.extract_meta import (
-    clean_title, dateline_dates, json_ld_article, read_meta, split_authors, visible_headline,
+    clean_title, dateline_dates, json_ld_article, marked_authors, read_meta, split_authors, visible_headline,
 )
 from wirehouse.tasks.extract_page import parse_html
 from wirehouse.tasks.records import Article, Page, Rejection
@@ -241,6 +241,13 @@ def test_the_byline_under_the_headline_beats_a_site_named_author_and_filter_labe
     <p>By <a href="/staff/jane">Jane Doe</a></p><p>The council voted on Tuesday.</p></body></html>"""
     meta = read_meta(parse_html(html), URL)
     assert (meta.authors, meta.author_source) == (["Jane Doe"], "html")
+
+
+def test_marked_up_authors_count_unless_they_are_a_list_of_other_stories():
+    one = '<html><body><span itemprop="author"><span itemprop="name">Jane Doe</span></span></body></html>'
+    assert marked_authors(parse_html(one)) == ["Jane Doe"]
+    links = "".join(f'<a rel="author" href="/a/{i}">Writer {name}</a>' for i, name in enumerate("ABCDEF"))
+    assert marked_authors(parse_html(f"<html><body>{links}</body></html>")) == []
 
 
 @pytest.mark.parametrize(
