@@ -69,6 +69,8 @@ _UPDATE_LABEL = re.compile(r"\b(?:updated|modified|reviewed|edited)\b", re.IGNOR
 MAX_MARKED_AUTHORS = 4
 # The dateline is read in this many characters of text after the headline.
 DATELINE_CHARS = 600
+# ... and, when it has no date, in this many characters of text before it.
+DATELINE_ABOVE_CHARS = 200
 _TAG = re.compile(r"<[^>]+>")
 _CDATA = re.compile(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$")
 _TRAILING_COMMA = re.compile(r",\s*([\]}])")
@@ -358,32 +360,41 @@ def visible_headline(h1s: list[str], titles: list[str], site_name: str | None, u
     return best if shared(best) >= 0.5 else None
 
 
-def _after_headline(headline) -> list:
-    """The text pieces and <time datetime> values after the headline element, in document order.
+def _near_headline(headline, axis: str = "following", chars: int = DATELINE_CHARS) -> list:
+    """The text pieces and <time datetime> values either side of the headline, in document order.
 
-    They stop after DATELINE_CHARS characters of text: the byline and the dateline are there.
+    `axis` is "following" (the byline and the dateline are usually under the headline) or
+    "preceding" (some pages print the date above it); the pieces stop `chars` characters of text
+    away from the headline.
     """
+    found = headline.xpath(
+        f"({axis}::text()[normalize-space()][not(ancestor::script or ancestor::style or ancestor::head)]"
+        f" | {axis}::time/@datetime)"
+    )
+    walk = found[:80] if axis == "following" else found[::-1][:80]
     pieces, seen_chars = [], 0
-    for piece in headline.xpath(
-        "(following::text()[normalize-space()][not(ancestor::script or ancestor::style)]"
-        " | following::time/@datetime)[position() <= 80]"
-    ):
+    for piece in walk:
         pieces.append(piece)
         seen_chars += 0 if piece.is_attribute else len(piece.strip())
-        if seen_chars > DATELINE_CHARS:
+        if seen_chars > chars:
             break
-    return pieces
+    return pieces if axis == "following" else pieces[::-1]
 
 
 def dateline_dates(headline) -> list[tuple[datetime, bool]]:
-    """The dates printed just after the headline element, each with whether it is labelled an update.
+    """The dates printed by the headline element, each with whether it is labelled an update.
 
     A <time datetime> counts, and so does a written date in the text ("Published March 4, 2025",
     "Updated: 04/03/2025"); a label within 40 characters before a date (or after a <time>) says
-    whether it is an update.
+    whether it is an update. The dates under the headline count; without any, those just above it.
     """
+    return _printed_dates(_near_headline(headline)) or _printed_dates(
+        _near_headline(headline, "preceding", DATELINE_ABOVE_CHARS)
+    )
+
+
+def _printed_dates(pieces: list) -> list[tuple[datetime, bool]]:
     found, before = [], ""
-    pieces = _after_headline(headline)
     for index, piece in enumerate(pieces):
         if piece.is_attribute:  # a <time datetime>: its label is the text either side of it
             after = str(pieces[index + 1]) if index + 1 < len(pieces) else ""
@@ -399,7 +410,7 @@ def dateline_dates(headline) -> list[tuple[datetime, bool]]:
 
 def dateline_byline(headline) -> str | None:
     """The byline printed just after the headline element ("By Jane Doe", "Written by: Jane Doe"), or None."""
-    texts = [" ".join(str(piece).split()) for piece in _after_headline(headline) if not piece.is_attribute]
+    texts = [" ".join(str(piece).split()) for piece in _near_headline(headline) if not piece.is_attribute]
     for index, text in enumerate(texts):
         if not _BY_PREFIX.match(text + " "):
             continue

@@ -243,6 +243,12 @@ def test_the_byline_under_the_headline_beats_a_site_named_author_and_filter_labe
     assert (meta.authors, meta.author_source) == (["Jane Doe"], "html")
 
 
+def test_a_date_printed_above_the_headline_counts_when_none_is_under_it():
+    html = """<html><body><div class="title-bar"><time datetime="2024-03-01">March 1, 2024</time></div>
+    <h1>Council approves flood budget</h1><p>The council voted on Tuesday.</p></body></html>"""
+    assert dateline_dates(parse_html(html).xpath("//h1")[0]) == [(datetime(2024, 3, 1), False), (datetime(2024, 3, 1), False)]
+
+
 def test_marked_up_authors_count_unless_they_are_a_list_of_other_stories():
     one = '<html><body><span itemprop="author"><span itemprop="name">Jane Doe</span></span></body></html>'
     assert marked_authors(parse_html(one)) == ["Jane Doe"]
