@@ -21,6 +21,14 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 SCORER = SHARED / "eval" / "score_extraction.py"
 SETS = SHARED / "data" / "extraction"
 METRICS = ("bow_f1", "leak", "keep", "title", "author", "date", "pages_s")
+# Issue 3's targets per set (leak is a ceiling, the rest floors; speed is x the baseline's pages/s).
+TARGETS = {
+    "wcxb-dev": {"bow_f1": ">=0.970", "leak": "<=0.010", "keep": ">=0.930", "title": ">=0.95", "author": ">=0.90",
+                 "date": ">=0.95"},
+    "scrapinghub": {"bow_f1": ">=0.975"},
+    "readability": {"bow_f1": ">=0.960"},
+}
+SPEED_TARGET = ">=0.85"
 
 
 def extract_command() -> str:
@@ -59,6 +67,9 @@ def main() -> None:
         ratio = ours["pages_s"] / baseline["pages_s"] if baseline.get("pages_s") else None
         for name, result, extra in (("wirehouse", ours, cell(ratio)), ("baseline", baseline, "")):
             print(set_dir.name.ljust(13) + name.ljust(10) + "".join(cell(result.get(m)) for m in METRICS) + extra)
+        targets = TARGETS.get(set_dir.name, {})
+        print(set_dir.name.ljust(13) + "target".ljust(10) + "".join(cell(targets.get(m)) for m in METRICS)
+              + SPEED_TARGET.rjust(9))
 
 
 if __name__ == "__main__":
