@@ -75,7 +75,7 @@ def test_copy_arriving_later_joins_the_known_group(settings):
 
 
 def test_shingles_fold_case_and_punctuation():
-    assert shingles("The Port, closed!", 2) == shingles("the port closed", 2)
+    assert list(shingles("The Port, closed!", 2)) == list(shingles("the port closed", 2))
     assert jaccard(shingles(WIRE, 3), shingles(REWRITE, 3)) < 0.1
 
 
