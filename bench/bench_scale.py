@@ -1,7 +1,7 @@
 """Throughput at scale: each heavy stage alone with its library called directly, then the whole flow.
 
-    python bench/bench_scale.py                    # 1,000 pages (what `make bench` runs)
-    python bench/bench_scale.py --pages 10000      # the target size: whole flow >= 0.8 x slowest stage
+    python bench/bench_scale.py                    # 1,000 pages: a quick look
+    python bench/bench_scale.py --pages 10000      # what `make bench` runs: whole flow >= 0.8 x slowest stage
     python bench/bench_scale.py --pages 100000     # time per page should stay within 1.2 x of 10k
 
 One run, the same pages (bench/corpus.py, served through a proxy on 127.0.0.1):
@@ -144,8 +144,10 @@ def flow_child(spec_path: str) -> None:
     started = time.perf_counter()
     report = ingest(sources, Path(spec["warehouse"]), settings)
     wall = time.perf_counter() - started
+    import resource
+
     print(json.dumps({
-        "wall": wall, "stage_seconds": report.stage_seconds, "fetched": report.pages_fetched, "failed": report.pages_failed,
+        "wall": wall, "own_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "stage_seconds": report.stage_seconds, "fetched": report.pages_fetched, "failed": report.pages_failed,
         "articles": report.articles_new + report.articles_updated, "near": report.near_duplicates,
         "exact": report.exact_duplicates, "mentions": report.entities,
     }))
@@ -177,10 +179,12 @@ def main() -> None:
     rate = args.pages / flow["wall"]
     print(f"whole flow on {args.pages} pages: {flow['fetched']} fetched, {flow['failed']} failed, {flow['articles']} articles, "
           f"{flow['exact']} exact + {flow['near']} near duplicates, {flow['mentions']} entity mentions")
-    print("  stage seconds: " + "  ".join(f"{k} {v:.1f}" for k, v in flow["stage_seconds"].items()))
+    print("  stage seconds (stages overlap; each is the time it ran past the one before): "
+          + "  ".join(f"{k} {v:.1f}" for k, v in flow["stage_seconds"].items()))
     print(f"  {flow['wall']:.1f} s, {rate:.1f} pages/s, {flow['wall'] / args.pages * 1000:.1f} ms per page; "
           f"corpus server {server_cpu:.1f} s CPU in the bench process")
-    print(f"  peak RSS of the flow process and its children: {flow['peak_rss'] / 2**20:.0f} MiB")
+    print(f"  peak RSS of the flow process and its children: {flow['peak_rss'] / 2**20:.0f} MiB "
+          f"(the flow process alone: {flow['own_peak_rss'] / 2**20:.0f} MiB, {flow['own_peak_rss'] / args.pages / 1024:.0f} KiB a page)")
     print(f"ratio whole flow / slowest stage alone ({slowest}): {rate / rates[slowest]:.2f} (target >= 0.8 at 10k pages)")
 
 
