@@ -72,6 +72,8 @@ DATELINE_CHARS = 600
 # ... and, when it has no date, in this many characters of text before it.
 DATELINE_ABOVE_CHARS = 200
 _TAG = re.compile(r"<[^>]+>")
+# Elements a browser sets apart from the text around them.
+_SPACED_TAGS = frozenset({"br", "div", "p", "li", "ul", "ol", "section", "header", "small", "time", "h1", "h2", "h3"})
 _CDATA = re.compile(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$")
 _TRAILING_COMMA = re.compile(r",\s*([\]}])")
 
@@ -120,6 +122,25 @@ def _body_text(value) -> str | None:
     text = unescape(_TAG.sub("\n", unescape(value)))
     lines = (" ".join(line.split()) for line in text.split("\n"))
     return "\n".join(line for line in lines if line) or None
+
+
+def visible_text(element) -> str:
+    """An element's text as a browser lays it out on one line: inline pieces joined as they are
+    ("C<span>ycle</span>" is one word), a space for each <br> and around each block element."""
+    pieces = []
+
+    def walk(node) -> None:
+        spaced = node.tag in _SPACED_TAGS
+        pieces.append(" " if spaced else "")
+        pieces.append(node.text or "")
+        for child in node:
+            if isinstance(child.tag, str):
+                walk(child)
+            pieces.append(child.tail or "")
+        pieces.append(" " if spaced else "")
+
+    walk(element)
+    return " ".join("".join(pieces).split())
 
 
 def _types(node: dict) -> set[str]:
@@ -442,7 +463,7 @@ def read_meta(tree, url: str | None) -> PageMeta:
     article = json_ld_article(tree) or {}
     # Words either side of a <br> or a <span> boundary stay apart: join the text pieces with spaces.
     h1_elements = tree.xpath("//h1")
-    h1s = [" ".join(" ".join(h.itertext()).split()) for h in h1_elements]
+    h1s = [visible_text(h) for h in h1_elements]
     meta.h1 = next((h for h in h1s if len(h) > 10), None)
     og_type = (_meta(tree, "og:type") or "").lower()
     meta.is_article = bool(article) or og_type == "article" or _meta(tree, "article:published_time") is not None

@@ -13,6 +13,7 @@ from wirehouse.tasks.boilerplate import boilerplate_family
 from wirehouse.tasks.extract import extract_article, extract_manifest, extract_pages, format_article
 from wirehouse.tasks.extract_meta import (
     clean_title, dateline_dates, json_ld_article, marked_authors, read_meta, split_authors, visible_headline,
+    visible_text,
 )
 from wirehouse.tasks.extract_page import parse_html
 from wirehouse.tasks.records import Article, Page, Rejection
@@ -247,6 +248,12 @@ def test_a_date_printed_above_the_headline_counts_when_none_is_under_it():
     html = """<html><body><div class="title-bar"><time datetime="2024-03-01">March 1, 2024</time></div>
     <h1>Council approves flood budget</h1><p>The council voted on Tuesday.</p></body></html>"""
     assert dateline_dates(parse_html(html).xpath("//h1")[0]) == [(datetime(2024, 3, 1), False), (datetime(2024, 3, 1), False)]
+
+
+def test_a_headline_reads_as_laid_out():
+    h1 = parse_html("<html><body><h1>How AI Cuts the Planning C<span>ycle</span><br>to Two Days"
+                    "<small>Updated</small></h1></body></html>").xpath("//h1")[0]
+    assert visible_text(h1) == "How AI Cuts the Planning Cycle to Two Days Updated"
 
 
 def test_marked_up_authors_count_unless_they_are_a_list_of_other_stories():
