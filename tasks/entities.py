@@ -22,6 +22,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -73,6 +74,7 @@ def is_acronym(name: str) -> bool:
     return 2 <= len(letters) <= 8 and " " not in name and sum(c.isupper() for c in letters) >= max(2, len(letters) - 1)
 
 
+@lru_cache(maxsize=65536)  # a run looks up the same names thousands of times
 def match_key(name: str) -> str:
     """The key names are matched by: accents, case, punctuation, connecting words and word order ignored."""
     if is_acronym(name):
@@ -247,10 +249,12 @@ def resolve_entities(enrichments: list[ArticleEnrichment], known: dict[str, Know
         The mentions with `entity_id` and `name` (the entity's name), and the new `entities` and
         `entity_aliases` rows. An alias already known keeps its entity: the first mapping wins.
     """
-    defined: dict[str, str] = {}
+    defined: dict[str, str] = {}  # acronym key -> its expansion's key, the first definition winning
+    written: dict[str, str] = {}  # acronym key -> the acronym as first written
     for enrichment in enrichments:
         for acronym, expansion in enrichment.acronyms.items():
             defined.setdefault(match_key(acronym), match_key(clean_surface(expansion, "")))
+            written.setdefault(match_key(acronym), acronym)
 
     def final_key(name: str) -> str:
         key = match_key(name)
@@ -277,8 +281,9 @@ def resolve_entities(enrichments: list[ArticleEnrichment], known: dict[str, Know
     for acronym_key, expansion_key in sorted(defined.items()):
         if acronym_key not in known and expansion_key in entities:
             target = entities[expansion_key]
-            acronym = next(a for e in enrichments for a in e.acronyms if match_key(a) == acronym_key)
-            result.aliases.append({"alias_key": acronym_key, "alias": acronym, "entity_id": target.entity_id, "kind": "acronym"})
+            result.aliases.append(
+                {"alias_key": acronym_key, "alias": written[acronym_key], "entity_id": target.entity_id, "kind": "acronym"}
+            )
     for enrichment in enrichments:
         for mention in enrichment.mentions:
             key = final_key(mention.name)
