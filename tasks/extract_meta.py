@@ -38,17 +38,23 @@ _ROLES = (
 ROLE_WORDS = re.compile(rf"\b(?:{_ROLES})\b", re.IGNORECASE)
 # A name followed by its role, a date or share links ("Jane Doe Senior Reporter", "Jane Doe
 # December 3", "Jane Doe FacebookTweet"): the words from the first of those on are not the name.
+_MONTHS = (
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b"
+)
 _NAME_TAIL = re.compile(
-    rf"\s\b(?:(?:{_ROLES}|january|february|march|april|may|june|july|august|september|october|november|december)\b"
-    r"|facebook|twitter|linkedin|instagram|email).*$",
+    rf"\s\b(?:(?:{_ROLES}|last updated)\b|{_MONTHS}|facebook|twitter|linkedin|instagram|email).*$",
     re.IGNORECASE,
 )
+# A name's tail that is a date ("ServiceTitan November 3"): cut even after a one-word name.
+_DATE_TAIL = re.compile(rf"\s\b(?:last updated|{_MONTHS}\.?(?:\s+\d|$)).*$", re.IGNORECASE)
 AGENCIES = frozenset(
     {"reuters", "ap", "afp", "associated press", "the associated press", "bloomberg", "pti", "ians",
      "ani", "dpa", "efe", "upi", "cnn", "bbc", "press association", "pa", "xinhua", "aap"}
 )
 _BY_PREFIX = re.compile(
-    r"^\s*(?:written\s+|reported\s+|posted\s+|words\s+|(?:view\s+)?(?:all\s+)?(?:posts|articles|stories)\s+)?by[:\s]+",
+    r"^\s*(?:(?:written\s+|reported\s+|posted\s+|words\s+|article\s+|(?:view\s+)?(?:all\s+)?(?:posts|articles|stories)\s+)?by[:\s]+"
+    r"|authors?[:\s]+(?=[A-Z]))",
     re.IGNORECASE,
 )
 # Short elements whose text starts with "by" or "written by": candidate printed bylines.
@@ -229,6 +235,10 @@ def split_authors(value: str | None) -> list[str]:
         # A lone trailing role word names a desk ("Metro Desk"), not a person's title.
         if tail and len(part[:tail.start()].split()) >= 2 and not ROLE_WORDS.fullmatch(tail.group().strip()):
             part = part[:tail.start()]  # "Jane Doe December 3, 2025" -> "Jane Doe"
+        elif (date_tail := _DATE_TAIL.search(part)) and not ROLE_WORDS.search(part[:date_tail.start()]):
+            part = part[:date_tail.start()]  # "Newsroom Nov 3" -> "Newsroom" (but "Updated: Nov 3" is no name)
+        if re.fullmatch(rf"{_MONTHS}\.?", part, re.IGNORECASE):
+            continue  # a month, not a name
         if not re.search(r"[^\W\d_]", part) or re.search(r"\d", part) or len(part.split()) > (4 if dated else 6):
             continue  # empty, a date or a sentence
         if part.startswith(("http", "@")) or re.fullmatch(r"[\w-]+(?:\.[\w-]+)+", part):

@@ -181,6 +181,10 @@ def test_json_ld_survives_trailing_commas_and_cdata(block):
         ("View all posts by Jane Doe", ["Jane Doe"]),
         ("https://www.facebook.com/janedoe", []),
         ("By Jane Doe December 2, 2025", ["Jane Doe"]),
+        ("Author Isaiah Shelton", ["Isaiah Shelton"]),
+        ("ServiceTitan November 3", ["ServiceTitan"]),
+        ("Dec", []),
+        ("Gary Marcus", ["Gary Marcus"]),
     ],
 )
 def test_split_authors(byline, names):
