@@ -70,6 +70,10 @@ _TITLE_PARTS = re.compile(_TITLE_SEPARATORS.pattern + r"|:\s+")
 _WORD = re.compile(r"\w+")
 # A date as pages print it: "March 4, 2025", "4 Mar 2025", "2025-03-04", "03/04/2025".
 _PRINTED_DATE = re.compile(rf"\b(?:{DATE}|\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{4}})\b", re.IGNORECASE)
+# A date printed inside the <h1>, before the headline or after it with its label and byline.
+_HEADLINE_DATELINE = re.compile(
+    rf"^(?:{DATE})\s+(?=\w)|\s+(?:posted|published|updated)(?:\s+on)?:?\s+(?:{DATE}).*$", re.IGNORECASE
+)
 _UPDATE_LABEL = re.compile(r"\b(?:updated|modified|reviewed|edited)\b", re.IGNORECASE)
 # A page marking up more authors than this lists other stories' writers.
 MAX_MARKED_AUTHORS = 4
@@ -489,7 +493,7 @@ def read_meta(tree, url: str | None) -> PageMeta:
     headline_element = h1_elements[h1s.index(headline)] if headline else None
 
     for source, raw in (
-        ("html", headline),
+        ("html", headline and _HEADLINE_DATELINE.sub("", headline)),
         ("json-ld", _text(article.get("headline") or article.get("name"))),
         ("meta", _meta(tree, "og:title", "twitter:title", "title", "headline")),
         ("html", meta.h1 or _text(tree.findtext(".//title"))),

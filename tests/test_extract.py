@@ -254,6 +254,15 @@ def test_a_date_printed_above_the_headline_counts_when_none_is_under_it():
     assert dateline_dates(parse_html(html).xpath("//h1")[0]) == [(datetime(2024, 3, 1), False), (datetime(2024, 3, 1), False)]
 
 
+@pytest.mark.parametrize("h1", [
+    "Dec 18, 2025 Council approves flood budget",
+    "Council approves flood budget Posted on December 18, 2025 by harbourdesk",
+])
+def test_a_date_printed_in_the_h1_is_not_part_of_the_title(h1):
+    html = f"<html><head><title>Council approves flood budget</title></head><body><h1>{h1}</h1></body></html>"
+    assert read_meta(parse_html(html), URL).title == "Council approves flood budget"
+
+
 def test_a_headline_reads_as_laid_out():
     h1 = parse_html("<html><body><h1>How AI Cuts the Planning C<span>ycle</span><br>to Two Days"
                     "<small>Updated</small></h1></body></html>").xpath("//h1")[0]
