@@ -9,8 +9,8 @@ finds different articles that carry the same text:
   a new headline and a trimmed paragraph;
 - a teaser: a short opening excerpt of a longer article (a feed summary page, the first
   paragraphs behind a "read more"): at least `teaser_containment` of its shingles are found in
-  the longer text while their Jaccard stays below `near_threshold`, and it has at least
-  `teaser_min_words` words.
+  the longer text while their Jaccard stays below `near_threshold`, it opens as the longer text
+  does (they share a lede band, below), and it has at least `teaser_min_words` words.
 
 Each copy points, through `duplicate_of`, at its group's canonical article: the earliest
 member, unless that one is a teaser of a later, longer member. Then the longer text becomes
@@ -136,9 +136,12 @@ def teaser_containment(short: Fingerprint, long: Fingerprint, settings: DedupSet
 
     A teaser has at least `teaser_min_words` words, fewer shingles than the longer text, at
     least `teaser_containment` of them in it, and a Jaccard with it below `near_threshold`
-    (above, the two are near copies, whatever their lengths).
+    (above, the two are near copies, whatever their lengths); and it opens as the longer text
+    does (a digest page that quotes it further down contains it too, but is not its full text).
     """
     if short.words < settings.teaser_min_words or len(short.shingles) >= len(long.shingles):
+        return None
+    if not lede_agreement(short, long, settings):
         return None
     shared = _shared(short.shingles, long.shingles)
     containment = shared / len(short.shingles)
@@ -146,6 +149,12 @@ def teaser_containment(short: Fingerprint, long: Fingerprint, settings: DedupSet
     if containment >= settings.teaser_containment and shared / union < settings.near_threshold:
         return containment
     return None
+
+
+def lede_agreement(a: Fingerprint, b: Fingerprint, settings: DedupSettings) -> int:
+    """How many lede bands two texts share (the lede bands follow the whole text's); 0: they open differently."""
+    first = settings.num_perm // settings.band_rows
+    return sum(x == y for x, y in zip(a.bands[first:], b.bands[first:]))
 
 
 def band_hashes(signature: list[int], band_rows: int) -> list[int]:
@@ -228,10 +237,15 @@ class _Groups:
         return None
 
     def best_full_text(self, print_: Fingerprint, candidates: set[str]) -> tuple[str, float] | None:
-        """The candidate the print is a teaser of (the highest containment), if any."""
-        scored = [(teaser_containment(print_, self.prints[other], self.settings), other) for other in candidates]
-        best = max(((share, other) for share, other in scored if share is not None), default=None)
-        return (best[1], best[0]) if best else None
+        """The candidate the print is a teaser of, if any: of several, the one whose opening it
+        shares best (a digest page quoting it further down contains it as well), then the one
+        containing the most of it."""
+        scored = []
+        for other in candidates:
+            if (share := teaser_containment(print_, self.prints[other], self.settings)) is not None:
+                scored.append((lede_agreement(print_, self.prints[other], self.settings), share, other))
+        best = max(scored, default=None)
+        return (best[2], best[1]) if best else None
 
     def teaser_roots(self, print_: Fingerprint, candidates: set[str]) -> dict[str, float]:
         """Canonicals of the candidates' groups that are teasers of the print, with their containment."""

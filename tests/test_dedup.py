@@ -133,6 +133,21 @@ def test_a_short_article_sharing_a_lede_is_not_absorbed_either_way(settings):
         assert (result.near, result.teasers) == (0, 0)
 
 
+def test_a_teaser_quoted_by_a_digest_page_joins_its_full_text_not_the_digest(settings):
+    # A morning briefing quotes several stories' opening paragraphs: it contains the teaser too.
+    # Further down, it does not open as the teaser does (a teaser is an opening excerpt); as its
+    # first item, it does, but less closely than the full text.
+    quoted_inside = SAME_LEDE.split(". ", 1)[1] + " " + TEASER + " " + REWRITE
+    opening_with = "Here is what you need to know this morning. " + TEASER + " " + REWRITE
+    for digest_text in (quoted_inside, opening_with):
+        for hours in (0, 2):  # the digest before the full text, then after it
+            digest, full, teaser = _article("d", digest_text, hours=hours), _article("f", WIRE, hours=1), _article("t", TEASER, hours=3)
+            batch = [digest, full, teaser]
+            assign_duplicates(batch, fingerprint_articles(batch, settings.dedup), [], settings.dedup)
+            assert (teaser.duplicate_of, teaser.duplicate_kind) == ("f", "teaser"), (digest_text[:20], hours)
+            assert (digest.duplicate_of, full.duplicate_of) == (None, None), (digest_text[:20], hours)
+
+
 def test_a_headline_sized_excerpt_is_not_a_teaser(settings):
     full, excerpt = _article("f", WIRE), _article("h", " ".join(WIRE.split()[:12]), hours=1)
     batch = [full, excerpt]
