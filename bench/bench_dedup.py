@@ -12,8 +12,9 @@ Quality. The labelled set is built at bench time from text the project may use:
     teasers (the opening 30 to 90 words, cut after a sentence or mid-sentence, with a "Read
     more"), half of them published before the full text, often a batch earlier, so the group
     must be handed over; and, as negatives, short reports that open with a body's lede and go
-    on with another body's paragraphs (their own group; left out of the stories score, since
-    which story they belong to is ambiguous by construction).
+    on with another body's paragraphs, and digest pages quoting the openings of three bodies
+    (their own groups; left out of the stories score, since which story they belong to is
+    ambiguous by construction).
 Batches go through the real functions in time order, as runs: fingerprints, candidates read
 from a real warehouse in a temporary folder (tasks/load.py's read_dedup_candidates over the
 `article_bands` and `articles` views), assign_duplicates, assign_into for stories, and
@@ -175,6 +176,7 @@ def edited_copy(kind: str, title: str, text: str, rng: random.Random) -> tuple[s
 COPY_KINDS = ("exact", "headline", "trimmed", "ads", "typos", "template", "combo")
 TEASER_EVERY = 3  # every third body gets a teaser
 LEDE_EVERY = 5  # every fifth body lends its lede to a different short report
+DIGEST_EVERY = 10  # every tenth body starts a digest page quoting the openings of the next three
 
 
 def teaser(text: str, rng: random.Random) -> str:
@@ -214,6 +216,10 @@ def extraction_items(rng: random.Random) -> list[Labelled]:
         if number % TEASER_EVERY == 0:  # half before the full text (often a batch earlier), half after
             shift = rng.uniform(1, 40) * (-1 if number % (2 * TEASER_EVERY) == 0 else 1)
             items.append(Labelled(_article(f"{key}/teaser", title, teaser(text, rng), when + timedelta(hours=shift), "copy-teaser"), key, key))
+        if number % DIGEST_EVERY == 2:
+            openings = [" ".join(body.split()[:45]) + " Read more" for _, _, body in bodies[number + 1 : number + 4]]
+            digest = _article(f"{key}/digest", "Morning briefing", "\n".join(["Here is what you need to know today.", *openings]), when, "digest")
+            items.append(Labelled(digest, digest.article_id, None))
         if number % LEDE_EVERY == 1:
             other = spare[number // LEDE_EVERY]
             when_other = when + timedelta(hours=rng.uniform(-5, 5))
@@ -412,7 +418,8 @@ def quality(settings: Settings) -> None:
         f"labelled set: {len(items)} articles ({len(sample_items())} sample, 2 seeds, "
         f"{sum(1 for i in items if i.article.source == 'origin')} extraction bodies + {sum(copies.values())} generated copies "
         f"({copies['copy-teaser']} of them teasers) + {sum(1 for i in items if i.article.source == 'same-lede')} "
-        f"different reports sharing a lede), {len({i.story for i in items if i.story})} stories; "
+        f"different reports sharing a lede + {sum(1 for i in items if i.article.source == 'digest')} digest pages), "
+        f"{len({i.story for i in items if i.story})} stories; "
         f"NER {ner_seconds:.1f} s, dedup + stories + landing {seconds:.1f} s"
     )
     print(f"{'':<12} {'precision':>9} {'recall':>7} {'F1':>6}   target")
