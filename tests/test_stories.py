@@ -82,6 +82,23 @@ def test_copies_join_their_canonicals_story_and_updated_articles_keep_theirs(set
     assert (result.new, result.grown) == (0, 1)
 
 
+def test_a_teaser_published_before_its_canonical_waits_for_its_story(settings):
+    # Dedup made the later full text the canonical: the teaser joins the story the full text
+    # starts, in the same batch, whatever the vote would say.
+    teaser = _story_article("t", QUAKE_JAPAN.split(". ")[0], ENTITIES["jp"][:1], duplicate_of="f")
+    full = _story_article("f", QUAKE_JAPAN, ENTITIES["jp"], days=0.1)
+    result = assign_into(StoryIndex(settings.stories), [teaser, full])
+    assert result.story_of == {"t": "f", "f": "f"}
+    assert (result.new, result.grown) == (1, 0)
+
+
+def test_a_full_text_handed_a_landed_teasers_story_joins_it(settings):
+    # Dedup handed the full text the group of a teaser landed earlier, and its story with it.
+    full = _story_article("f", QUAKE_JAPAN, ENTITIES["jp"], story_id="s-teaser")
+    result = assign_into(StoryIndex(settings.stories), [full], {})
+    assert result.story_of == {"f": "s-teaser"}
+
+
 def test_the_index_forgets_articles_that_leave_the_window(settings):
     index = build_index([_story_article("jp", QUAKE_JAPAN, ENTITIES["jp"])], settings.stories)
     assert index.evict_before(DAY + timedelta(days=1)) == 1
