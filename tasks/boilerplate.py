@@ -108,7 +108,15 @@ FAMILIES: dict[str, re.Pattern] = {
         r"^(?:book|request|schedule|get|start) (?:a |an |your )?(?:free )?(?:demo|quote|consultation|trial)\b.{0,40}$|"
         r"\btalk to (?:our|an?) [\w ]{0,40}experts?\b|^fill out (?:the|this|our) form\b|"
         r"\b(?:leave|give) (?:a |us a )?(?:star )?rating\b|\bfunded by readers\b|"
-        r"\bsupport (?:our|independent|local) journalism\b",
+        r"\bsupport (?:our|independent|local) journalism\b|\b(?:get|save|take) \$?\d+%? off\b.{0,40}\bcode\b|"
+        r"^get started with (?:one of )?our\b.{0,40}$",
+        re.IGNORECASE,
+    ),
+    "feedback": re.compile(
+        r"^(?:was this (?:article|page|post|story|information) (?:helpful|useful)|"
+        r"(?:did you find|do you find) this (?:article |page |post )?(?:helpful|useful)|"
+        r"how (?:was|did you like|would you rate) this (?:issue|article|story|newsletter)|"
+        r"why (?:you can )?trust us)\W*$",
         re.IGNORECASE,
     ),
     "comments": re.compile(
