@@ -18,7 +18,7 @@ from trafilatura.settings import set_date_params
 from trafilatura.utils import load_html
 
 from wirehouse.config.settings import ExtractSettings
-from wirehouse.tasks.boilerplate import boilerplate_family, remove_boilerplate
+from wirehouse.tasks.boilerplate import FAMILIES, MAX_WORDS, remove_boilerplate
 from wirehouse.tasks.extract_meta import PageMeta, clean_title, parse_date, read_meta, same_host, split_authors
 from wirehouse.tasks.records import Article, Page, Rejection
 from wirehouse.tasks.urls import article_id, canonical_url, content_hash
@@ -36,6 +36,7 @@ _PAYWALL = re.compile(
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"\w+")
+COOKIE_NOTICE = FAMILIES["cookie"]
 # The precision extraction is whole when it holds this share of the page's <p> text ...
 PARAGRAPH_RATIO = 0.8
 # ... and cut short when it holds less than this share of the recall extraction.
@@ -96,7 +97,7 @@ def section_front_reason(text: str, tree, meta: PageMeta) -> str | None:
 
 def wall_reason(raw_text: str, text: str, settings: ExtractSettings) -> str | None:
     """Why the page is a consent wall or a paywall teaser rather than an article, or None."""
-    consent = sum(boilerplate_family(line) == "cookie" for line in raw_text.split("\n"))
+    consent = sum(bool(COOKIE_NOTICE.search(line)) for line in raw_text.split("\n") if len(line.split()) <= MAX_WORDS)
     if consent and len(text) < settings.min_text_chars:
         return f"consent wall: {consent} cookie-consent lines, {len(text)} characters of text"
     paywall = _PAYWALL.search(raw_text)
