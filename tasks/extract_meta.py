@@ -191,11 +191,20 @@ def json_ld_article(tree) -> dict | None:
     return max(found, key=lambda node: (len(str(node.get("articleBody") or "")), bool(node.get("headline"))))
 
 
-def _meta(tree, *names: str) -> str | None:
-    """The first non-empty content of <meta> tags named (name, property or itemprop) in order."""
+def meta_tags(tree) -> dict[str, list[str]]:
+    """The contents of the page's <meta> tags by name, property and itemprop, in page order."""
+    found: dict[str, list[str]] = {}
+    for node in tree.iter("meta"):
+        for key in {node.get("name"), node.get("property"), node.get("itemprop")} - {None}:
+            found.setdefault(key, []).append(node.get("content"))
+    return found
+
+
+def _meta(metas: dict[str, list[str]], *names: str) -> str | None:
+    """The first non-empty content of the <meta> tags named `names` (see `meta_tags`), tried in order."""
     for name in names:
-        for node in tree.xpath(f'//meta[@name="{name}" or @property="{name}" or @itemprop="{name}"]'):
-            value = _text(node.get("content"))
+        for content in metas.get(name, ()):
+            value = _text(content)
             if value:
                 return value
     return None
@@ -275,11 +284,11 @@ def byline_text(tree) -> str | None:
     return None
 
 
-def _labelled_meta(tree, label: str) -> str | None:
+def _labelled_meta(metas: dict[str, list[str]], label: str) -> str | None:
     """The twitter:dataN value whose twitter:labelN is `label` ("Written by", as Yoast prints)."""
-    for node in tree.xpath('//meta[starts-with(@name, "twitter:label")]'):
-        if (node.get("content") or "").strip().lower() == label:
-            return _meta(tree, node.get("name").replace("label", "data"))
+    for key, contents in metas.items():
+        if key.startswith("twitter:label") and (contents[0] or "").strip().lower() == label:
+            return _meta(metas, key.replace("label", "data"))
     return None
 
 
@@ -475,27 +484,28 @@ def read_meta(tree, url: str | None) -> PageMeta:
     """The page's metadata from JSON-LD, then meta tags, then the HTML (its <h1> first for the title)."""
     meta = PageMeta()
     article = json_ld_article(tree) or {}
+    metas = meta_tags(tree)
     # Words either side of a <br> or a <span> boundary stay apart: join the text pieces with spaces.
     h1_elements = tree.xpath("//h1")
     h1s = [visible_text(h) for h in h1_elements]
     meta.h1 = next((h for h in h1s if len(h) > 10), None)
-    og_type = (_meta(tree, "og:type") or "").lower()
-    meta.is_article = bool(article) or og_type == "article" or _meta(tree, "article:published_time") is not None
+    og_type = (_meta(metas, "og:type") or "").lower()
+    meta.is_article = bool(article) or og_type == "article" or _meta(metas, "article:published_time") is not None
 
     publisher = article.get("publisher")
     meta.site_name = _text(publisher) if isinstance(publisher, dict) else None
-    meta.site_name = _meta(tree, "og:site_name", "application-name", "twitter:site") or meta.site_name
+    meta.site_name = _meta(metas, "og:site_name", "application-name", "twitter:site") or meta.site_name
     if meta.site_name and meta.site_name.startswith("@"):
         meta.site_name = meta.site_name[1:]
     # The visible headline beats the SEO titles in JSON-LD and og:title, often rewrites of it.
-    titles = [t for t in (_text(article.get("headline")), _meta(tree, "og:title"), _text(tree.findtext(".//title"))) if t]
+    titles = [t for t in (_text(article.get("headline")), _meta(metas, "og:title"), _text(tree.findtext(".//title"))) if t]
     headline = visible_headline(h1s, titles, meta.site_name, url)
     headline_element = h1_elements[h1s.index(headline)] if headline else None
 
     for source, raw in (
         ("html", headline and _HEADLINE_DATELINE.sub("", headline)),
         ("json-ld", _text(article.get("headline") or article.get("name"))),
-        ("meta", _meta(tree, "og:title", "twitter:title", "title", "headline")),
+        ("meta", _meta(metas, "og:title", "twitter:title", "title", "headline")),
         ("html", meta.h1 or _text(tree.findtext(".//title"))),
     ):
         if raw:
@@ -504,9 +514,9 @@ def read_meta(tree, url: str | None) -> PageMeta:
 
     found = [
         ("json-ld", _json_ld_authors(article)),
-        ("meta", split_authors(_meta(tree, "author", "article:author", "parsely-author", "sailthru.author",
+        ("meta", split_authors(_meta(metas, "author", "article:author", "parsely-author", "sailthru.author",
                                      "dc.creator", "DC.creator", "byl", "citation_author")
-                               or _labelled_meta(tree, "written by"))),
+                               or _labelled_meta(metas, "written by"))),
         ("html", split_authors(dateline_byline(headline_element) if headline_element is not None else None)),
         ("html", marked_authors(tree)),
     ]
@@ -521,10 +531,10 @@ def read_meta(tree, url: str | None) -> PageMeta:
     for source, published, modified in (
         ("json-ld", parse_date(article.get("datePublished") or article.get("dateCreated")),
          parse_date(article.get("dateModified"))),
-        ("meta", parse_date(_meta(tree, "article:published_time", "datePublished", "og:published_time",
+        ("meta", parse_date(_meta(metas, "article:published_time", "datePublished", "og:published_time",
                                   "pubdate", "publish-date", "parsely-pub-date", "sailthru.date", "date",
                                   "dc.date", "DC.date.issued", "citation_publication_date")),
-         parse_date(_meta(tree, "article:modified_time", "dateModified", "og:updated_time"))),
+         parse_date(_meta(metas, "article:modified_time", "dateModified", "og:updated_time"))),
     ):
         if published:
             meta.date_published, meta.date_source = published, source
@@ -533,15 +543,15 @@ def read_meta(tree, url: str | None) -> PageMeta:
     if headline_element is not None and not meta.date_published:
         read_dateline(meta, headline_element)
 
-    meta.description = _text(article.get("description")) or _meta(tree, "og:description", "description")
+    meta.description = _text(article.get("description")) or _meta(metas, "og:description", "description")
     meta.body = _body_text(article.get("articleBody"))
-    meta.section = _text(article.get("articleSection")) or _meta(tree, "article:section")
-    meta.tags = _tags(article.get("keywords")) or _tags(_meta(tree, "news_keywords", "keywords")) or [
-        t for t in (_text(n.get("content")) for n in tree.xpath('//meta[@property="article:tag"]')) if t
+    meta.section = _text(article.get("articleSection")) or _meta(metas, "article:section")
+    meta.tags = _tags(article.get("keywords")) or _tags(_meta(metas, "news_keywords", "keywords")) or [
+        t for t in (_text(content) for content in metas.get("article:tag", ())) if t
     ]
-    meta.image = _image(article.get("image")) or _meta(tree, "og:image", "twitter:image")
+    meta.image = _image(article.get("image")) or _meta(metas, "og:image", "twitter:image")
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
-    meta.canonical = (canonical[0].strip() if canonical else None) or _meta(tree, "og:url")
+    meta.canonical = (canonical[0].strip() if canonical else None) or _meta(metas, "og:url")
     meta.language = (tree.get("lang") or _text(article.get("inLanguage")) or "").split("-")[0].lower() or None
     return meta
 
