@@ -485,64 +485,13 @@ def read_meta(tree, url: str | None) -> PageMeta:
     meta = PageMeta()
     article = json_ld_article(tree) or {}
     metas = meta_tags(tree)
-    # Words either side of a <br> or a <span> boundary stay apart: join the text pieces with spaces.
-    h1_elements = tree.xpath("//h1")
-    h1s = [visible_text(h) for h in h1_elements]
-    meta.h1 = next((h for h in h1s if len(h) > 10), None)
-    og_type = (_meta(metas, "og:type") or "").lower()
-    meta.is_article = bool(article) or og_type == "article" or _meta(metas, "article:published_time") is not None
-
-    publisher = article.get("publisher")
-    meta.site_name = _text(publisher) if isinstance(publisher, dict) else None
-    meta.site_name = _meta(metas, "og:site_name", "application-name", "twitter:site") or meta.site_name
-    if meta.site_name and meta.site_name.startswith("@"):
-        meta.site_name = meta.site_name[1:]
-    # The visible headline beats the SEO titles in JSON-LD and og:title, often rewrites of it.
-    titles = [t for t in (_text(article.get("headline")), _meta(metas, "og:title"), _text(tree.findtext(".//title"))) if t]
-    headline = visible_headline(h1s, titles, meta.site_name, url)
-    headline_element = h1_elements[h1s.index(headline)] if headline else None
-
-    for source, raw in (
-        ("html", headline and _HEADLINE_DATELINE.sub("", headline)),
-        ("json-ld", _text(article.get("headline") or article.get("name"))),
-        ("meta", _meta(metas, "og:title", "twitter:title", "title", "headline")),
-        ("html", meta.h1 or _text(tree.findtext(".//title"))),
-    ):
-        if raw:
-            meta.title, meta.title_source = clean_title(raw, meta.site_name, url, meta.h1), source
-            break
-
-    found = [
-        ("json-ld", _json_ld_authors(article)),
-        ("meta", split_authors(_meta(metas, "author", "article:author", "parsely-author", "sailthru.author",
-                                     "dc.creator", "DC.creator", "byl", "citation_author")
-                               or _labelled_meta(metas, "written by"))),
-        ("html", split_authors(dateline_byline(headline_element) if headline_element is not None else None)),
-        ("html", marked_authors(tree)),
-    ]
-    # A source naming only the site ("Example News" as the JSON-LD author) gives way to one that
-    # names a writer; when none does, the site is the author as printed. A "By ..." line anywhere
-    # on the page (filters and widgets print them too) is the last resort.
-    found = [(source, names) for source, names in found if names]
-    writers = [(source, names) for source, names in found
-               if not all(names_site(name, meta.site_name, url) for name in names)]
-    meta.author_source, meta.authors = (writers or found or [("html", split_authors(byline_text(tree)))])[0]
-
-    for source, published, modified in (
-        ("json-ld", parse_date(article.get("datePublished") or article.get("dateCreated")),
-         parse_date(article.get("dateModified"))),
-        ("meta", parse_date(_meta(metas, "article:published_time", "datePublished", "og:published_time",
-                                  "pubdate", "publish-date", "parsely-pub-date", "sailthru.date", "date",
-                                  "dc.date", "DC.date.issued", "citation_publication_date")),
-         parse_date(_meta(metas, "article:modified_time", "dateModified", "og:updated_time"))),
-    ):
-        if published:
-            meta.date_published, meta.date_source = published, source
-            meta.date_modified = modified
-            break
-    if headline_element is not None and not meta.date_published:
-        read_dateline(meta, headline_element)
-
+    meta.is_article = bool(article) or (_meta(metas, "og:type") or "").lower() == "article" or (
+        _meta(metas, "article:published_time") is not None
+    )
+    meta.site_name = read_site_name(article, metas)
+    headline = read_title(meta, tree, article, metas, url)
+    read_authors(meta, tree, article, metas, url, headline)
+    read_dates(meta, article, metas, headline)
     meta.description = _text(article.get("description")) or _meta(metas, "og:description", "description")
     meta.body = _body_text(article.get("articleBody"))
     meta.section = _text(article.get("articleSection")) or _meta(metas, "article:section")
@@ -554,6 +503,75 @@ def read_meta(tree, url: str | None) -> PageMeta:
     meta.canonical = (canonical[0].strip() if canonical else None) or _meta(metas, "og:url")
     meta.language = (tree.get("lang") or _text(article.get("inLanguage")) or "").split("-")[0].lower() or None
     return meta
+
+
+def read_site_name(article: dict, metas: dict[str, list[str]]) -> str | None:
+    """The site's name: og:site_name (or the app's or Twitter's name), else the JSON-LD publisher."""
+    publisher = article.get("publisher")
+    name = _meta(metas, "og:site_name", "application-name", "twitter:site") or (
+        _text(publisher) if isinstance(publisher, dict) else None
+    )
+    return name[1:] if name and name.startswith("@") else name
+
+
+def read_title(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]], url: str | None):
+    """Set the title and its source; return the headline's <h1> element, or None.
+
+    The visible headline beats the SEO titles in JSON-LD and og:title, often rewrites of it.
+    """
+    h1_elements = tree.xpath("//h1")
+    h1s = [visible_text(h) for h in h1_elements]
+    meta.h1 = next((h for h in h1s if len(h) > 10), None)
+    titles = [t for t in (_text(article.get("headline")), _meta(metas, "og:title"), _text(tree.findtext(".//title"))) if t]
+    headline = visible_headline(h1s, titles, meta.site_name, url)
+    for source, raw in (
+        ("html", headline and _HEADLINE_DATELINE.sub("", headline)),
+        ("json-ld", _text(article.get("headline") or article.get("name"))),
+        ("meta", _meta(metas, "og:title", "twitter:title", "title", "headline")),
+        ("html", meta.h1 or _text(tree.findtext(".//title"))),
+    ):
+        if raw:
+            meta.title, meta.title_source = clean_title(raw, meta.site_name, url, meta.h1), source
+            break
+    return h1_elements[h1s.index(headline)] if headline else None
+
+
+def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]], url: str | None, headline) -> None:
+    """Set the authors and their source: JSON-LD, meta tags, the byline under the headline, marked-up authors.
+
+    A source naming only the site ("Example News" as the JSON-LD author) gives way to one that
+    names a writer; when none does, the site is the author as printed. A "By ..." line anywhere
+    on the page (filters and widgets print them too) is the last resort.
+    """
+    found = [
+        ("json-ld", _json_ld_authors(article)),
+        ("meta", split_authors(_meta(metas, "author", "article:author", "parsely-author", "sailthru.author",
+                                     "dc.creator", "DC.creator", "byl", "citation_author")
+                               or _labelled_meta(metas, "written by"))),
+        ("html", split_authors(dateline_byline(headline) if headline is not None else None)),
+        ("html", marked_authors(tree)),
+    ]
+    found = [(source, names) for source, names in found if names]
+    writers = [(source, names) for source, names in found
+               if not all(names_site(name, meta.site_name, url) for name in names)]
+    meta.author_source, meta.authors = (writers or found or [("html", split_authors(byline_text(tree)))])[0]
+
+
+def read_dates(meta: PageMeta, article: dict, metas: dict[str, list[str]], headline) -> None:
+    """Set the publication and modification dates and their source: JSON-LD, meta tags, else the dateline."""
+    for source, published, modified in (
+        ("json-ld", parse_date(article.get("datePublished") or article.get("dateCreated")),
+         parse_date(article.get("dateModified"))),
+        ("meta", parse_date(_meta(metas, "article:published_time", "datePublished", "og:published_time",
+                                  "pubdate", "publish-date", "parsely-pub-date", "sailthru.date", "date",
+                                  "dc.date", "DC.date.issued", "citation_publication_date")),
+         parse_date(_meta(metas, "article:modified_time", "dateModified", "og:updated_time"))),
+    ):
+        if published:
+            meta.date_published, meta.date_source, meta.date_modified = published, source, modified
+            return
+    if headline is not None:
+        read_dateline(meta, headline)
 
 
 def same_host(a: str | None, b: str | None) -> bool:
