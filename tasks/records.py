@@ -99,7 +99,7 @@ class Article:
     content_hash: str = ""
     # Set by dedup.
     duplicate_of: str | None = None
-    duplicate_kind: str | None = None  # "exact" or "near"
+    duplicate_kind: str | None = None  # "exact", "near" or "teaser" (see tasks/dedup.py)
     similarity: float | None = None
     # Set by stories: the id of the story's first article (articles about one event share it).
     story_id: str | None = None

@@ -1,7 +1,8 @@
 -- Which outlets copy which?
 -- For each pair (copying outlet, original outlet): how many of the original's articles the other
--- ran as an exact or near copy, and how long after.
--- From the duplicate groups: a copy's duplicate_of names its group's first landed article.
+-- ran as an exact copy, a near copy or a teaser (a short opening excerpt), and how long after.
+-- From the duplicate groups: a copy's duplicate_of names its group's canonical article (the
+-- earliest, or the full text when the earliest is a teaser of it; a teaser's lag can be negative).
 -- $since (default 1970-01-01): only copies published (or, undated, fetched) on or after this day
 -- example: wirehouse sql --file outlet_copies --param since=2026-11-01
 with copies as (
@@ -21,6 +22,7 @@ final as (
         count(*) as copies,
         count(*) filter (where duplicate_kind = 'exact') as exact_copies,
         count(*) filter (where duplicate_kind = 'near') as near_copies,
+        count(*) filter (where duplicate_kind = 'teaser') as teasers,
         to_minutes(cast(median(epoch(lag)) / 60 as bigint)) as median_lag
     from copies
     group by copier, original
