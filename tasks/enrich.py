@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import threading
 from collections import Counter
 from functools import lru_cache
 from importlib.metadata import version
@@ -28,7 +27,7 @@ from wirehouse.config.settings import EnrichSettings
 from wirehouse.tasks.entities import find_acronyms, normalize_mentions
 from wirehouse.tasks.records import Article, ArticleEnrichment, EntityMention
 from wirehouse.tasks.naming import batch_run_name
-from wirehouse.tasks.pools import RecyclingPool
+from wirehouse.tasks.pools import PoolSlot, RecyclingPool
 
 # Components NER does not need: excluding them halves the tagging time.
 _UNUSED = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
@@ -196,9 +195,7 @@ def enrich_articles(articles: list[Article], settings: EnrichSettings) -> list[A
 
 # -- the worker pool: started on the first large batch, its loaded models kept for the next ones ---
 
-_pool: RecyclingPool | None = None
-_pool_key: tuple | None = None
-_pool_lock = threading.Lock()
+_slot = PoolSlot()
 
 
 def _key(settings: EnrichSettings, workers: int) -> tuple:
@@ -206,31 +203,25 @@ def _key(settings: EnrichSettings, workers: int) -> tuple:
 
 
 def _pool_running(settings: EnrichSettings, workers: int) -> bool:
-    return _pool is not None and _pool_key == _key(settings, workers)
+    return _slot.running(_key(settings, workers))
 
 
 def _pool_for(settings: EnrichSettings, workers: int) -> RecyclingPool:
-    global _pool, _pool_key
-    with _pool_lock:
-        if not _pool_running(settings, workers):
-            shutdown_pool()
-            # Workers are replaced after `max_tasks_per_child` jobs each: spaCy's string store
-            # grows with every new word it sees. The fork server imports spaCy and the model's
-            # package once (if no pool of this process started the server yet).
-            _pool = RecyclingPool(
-                workers, settings.max_tasks_per_child, preload=["wirehouse.tasks.enrich", settings.model],
-                initializer=_warm, initargs=(settings,),
-            )
-            _pool_key = _key(settings, workers)
-        return _pool
+    # Workers are replaced after `max_tasks_per_child` jobs each: spaCy's string store grows
+    # with every new word it sees. The fork server imports spaCy and the model's package once
+    # (if no pool of this process started the server yet).
+    return _slot.get(
+        _key(settings, workers),
+        lambda: RecyclingPool(
+            workers, settings.max_tasks_per_child, preload=["wirehouse.tasks.enrich", settings.model],
+            initializer=_warm, initargs=(settings,),
+        ),
+    )
 
 
 def shutdown_pool() -> None:
     """Stop the enrichment workers, if any (they hold a model each)."""
-    global _pool, _pool_key
-    if _pool is not None:
-        _pool.shutdown()
-    _pool, _pool_key = None, None
+    _slot.shutdown()
 
 
 def _warm(settings: EnrichSettings) -> None:

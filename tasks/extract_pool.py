@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import threading
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ import trafilatura
 
 from wirehouse.config.settings import ExtractSettings
 from wirehouse.tasks.extract_page import extract_chunk
-from wirehouse.tasks.pools import RecyclingPool
+from wirehouse.tasks.pools import PoolSlot, RecyclingPool
 from wirehouse.tasks.records import Article, Page, Rejection
 
 __all__ = ["extract_all", "extract_manifest", "extract_pages", "manifest_row", "shutdown_pool"]
@@ -31,9 +30,8 @@ __all__ = ["extract_all", "extract_manifest", "extract_pages", "manifest_row", "
 # A batch is cut into at least this many chunks a worker (when it has the pages for them).
 CHUNKS_PER_WORKER = 4
 
-_pool: RecyclingPool | None = None
-_pool_key: tuple[int, int] | None = None
-_pool_lock = threading.Lock()
+_slot = PoolSlot()
+atexit.register(_slot.shutdown)
 
 
 def _pool_for(settings: ExtractSettings) -> RecyclingPool:
@@ -43,23 +41,15 @@ def _pool_for(settings: ExtractSettings) -> RecyclingPool:
     server preloads `extract_worker` (trafilatura and the language model, no Prefect) once, so a
     new worker starts in milliseconds where "spawn" would load it all again.
     """
-    global _pool, _pool_key
-    with _pool_lock:
-        key = (settings.workers, settings.max_tasks_per_child)
-        if _pool is None or _pool_key != key:
-            shutdown_pool()
-            _pool = RecyclingPool(settings.workers, settings.max_tasks_per_child, preload=["wirehouse.tasks.extract_worker"])
-            _pool_key = key
-            atexit.register(shutdown_pool)
-        return _pool
+    return _slot.get(
+        (settings.workers, settings.max_tasks_per_child),
+        lambda: RecyclingPool(settings.workers, settings.max_tasks_per_child, preload=["wirehouse.tasks.extract_worker"]),
+    )
 
 
 def shutdown_pool() -> None:
     """Stop the extraction workers, if any are running."""
-    global _pool, _pool_key
-    if _pool is not None:
-        _pool.shutdown()
-    _pool, _pool_key = None, None
+    _slot.shutdown()
 
 
 def extract_all(pages: list[Page], settings: ExtractSettings) -> list[Article | Rejection]:

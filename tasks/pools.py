@@ -82,3 +82,31 @@ class RecyclingPool:
         if self._executor is not None:
             self._executor.shutdown(wait=False)  # its queued jobs still run; then its workers exit
         self._executor = None
+
+
+class PoolSlot:
+    """A stage's one pool in this process: made on first use, kept across batches (with the
+    models its workers loaded), and made again only when the settings it was made for change."""
+
+    def __init__(self) -> None:
+        self._pool: RecyclingPool | None = None
+        self._key: tuple | None = None
+        self._lock = threading.Lock()
+
+    def running(self, key: tuple) -> bool:
+        """Whether a pool made for `key` is up."""
+        return self._pool is not None and self._key == key
+
+    def get(self, key: tuple, make: Callable[[], RecyclingPool]) -> RecyclingPool:
+        """The pool made for `key`, calling `make` (after stopping any other) when there is none."""
+        with self._lock:
+            if not self.running(key):
+                self.shutdown()
+                self._pool, self._key = make(), key
+            return self._pool
+
+    def shutdown(self) -> None:
+        """Stop the pool's workers, if any."""
+        if self._pool is not None:
+            self._pool.shutdown()
+        self._pool, self._key = None, None

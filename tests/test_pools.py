@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from wirehouse.tasks.pools import RecyclingPool
+from wirehouse.tasks.pools import PoolSlot, RecyclingPool
 
 
 def _square_and_pid(x: int) -> tuple[int, int]:
@@ -45,3 +45,17 @@ def test_zero_jobs_per_worker_keeps_the_workers():
     finally:
         pool.shutdown()
     assert len({pid for _, pid in results}) == 1 and pool.generations == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_slot_keeps_its_pool_until_the_settings_change():
+    slot = PoolSlot()
+    try:
+        first = slot.get(("a",), lambda: RecyclingPool(1, 0))
+        assert slot.get(("a",), lambda: RecyclingPool(1, 0)) is first and slot.running(("a",))
+        second = slot.get(("b",), lambda: RecyclingPool(1, 0))
+        assert second is not first and not slot.running(("a",))
+        assert second.map(_square_and_pid, [3])[0][0] == 9
+    finally:
+        slot.shutdown()
+    assert not slot.running(("b",))
