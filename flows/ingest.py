@@ -126,11 +126,11 @@ def process_pages(warehouse: Path, settings: Settings, report: RunReport, work: 
         new, updated, unchanged = split_by_version(articles, read_known(warehouse, big(articles)))
         changed = new + updated
         versions = [(a.article_id, a.content_hash) for a in changed]
-        prints, enrichments = _by_version(work, "prints"), _by_version(work, "enriched")
-        enriched = [enrichments[v] for v in versions]
+        enriched_by_version, prints_by_version = _by_version(work, "enriched"), _by_version(work, "prints")
+        enriched = [enriched_by_version[v] for v in versions]
         entities = resolve(big(enriched), big(read_aliases(warehouse, big(enriched))))
     with timed_stage(report, "dedup", on_progress):
-        prints = [prints[v] for v in versions]
+        prints = [prints_by_version[v] for v in versions]
         candidates = read_candidates(warehouse, big(prints), big(changed))
         duplicates = dedup_articles(big(changed), big(prints), big(candidates), settings.dedup)
     with timed_stage(report, "stories", on_progress):
