@@ -81,6 +81,8 @@ MAX_MARKED_AUTHORS = 4
 DATELINE_CHARS = 600
 # ... and, when it has no date, in this many characters of text before it.
 DATELINE_ABOVE_CHARS = 200
+# A printed date this many days from the metadata's is the same moment in another time zone.
+ZONE_DAYS = 1
 _TAG = re.compile(r"<[^>]+>")
 # Elements a browser sets apart from the text around them.
 _SPACED_TAGS = frozenset({"br", "div", "p", "li", "ul", "ol", "section", "header", "small", "time", "h1", "h2", "h3"})
@@ -467,17 +469,25 @@ def dateline_byline(headline) -> str | None:
 
 
 def read_dateline(meta: PageMeta, headline) -> None:
-    """Dates from the dateline under the headline, for a page whose metadata gives none.
+    """Dates from the dateline by the headline: the date a reader sees there.
 
-    The first date not labelled an update is the publication date; a page that prints only
-    "Updated ..." was published then as far as a reader can tell.
+    For a page whose metadata gives no date, the first date not labelled an update is the
+    publication date (a page that prints only "Updated ..." was published then as far as a
+    reader can tell). Over the metadata's date, the printed one wins when the dateline shows a
+    single date not labelled an update, more than ZONE_DAYS from it: pages republished under a
+    new date, and CMSs stamping their own, print the date they stand by.
     """
     printed = dateline_dates(headline)
-    if not printed:
-        return
-    published = [date for date, updated in printed if not updated] or [date for date, _ in printed]
-    meta.date_published, meta.date_source = published[0], "html"
-    meta.date_modified = next((date for date, updated in printed if updated), None)
+    shown = [date for date, updated in printed if not updated]
+    if meta.date_published is None and printed:
+        meta.date_published, meta.date_source = (shown or [date for date, _ in printed])[0], "html"
+        meta.date_modified = next((date for date, updated in printed if updated), None)
+    elif len({date.date() for date in shown}) == 1 and _days_apart(shown[0], meta.date_published) > ZONE_DAYS:
+        meta.date_published, meta.date_source = shown[0], "html"
+
+
+def _days_apart(a: datetime, b: datetime) -> int:
+    return abs((a.date() - b.date()).days)
 
 
 def read_meta(tree, url: str | None) -> PageMeta:
@@ -558,7 +568,11 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
 
 
 def read_dates(meta: PageMeta, article: dict, metas: dict[str, list[str]], headline) -> None:
-    """Set the publication and modification dates and their source: JSON-LD, meta tags, else the dateline."""
+    """Set the publication and modification dates and their source: JSON-LD or meta tags, then the dateline.
+
+    The dateline by the headline fills a page without date metadata, and overrides the metadata
+    when it shows another date (see `read_dateline`).
+    """
     for source, published, modified in (
         ("json-ld", parse_date(article.get("datePublished") or article.get("dateCreated")),
          parse_date(article.get("dateModified"))),
@@ -569,7 +583,7 @@ def read_dates(meta: PageMeta, article: dict, metas: dict[str, list[str]], headl
     ):
         if published:
             meta.date_published, meta.date_source, meta.date_modified = published, source, modified
-            return
+            break
     if headline is not None:
         read_dateline(meta, headline)
 

@@ -1,0 +1,54 @@
+"""Article metadata (tasks/extract_meta.py) on small pages the project writes itself."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from wirehouse.tasks.extract_meta import read_meta
+from wirehouse.tasks.extract_page import parse_html
+
+URL = "https://www.harbourgazette.example/news/2025/03/03/council-approves-flood-budget"
+HEADLINE = "Council approves flood defence budget"
+
+
+def page(head: str = "", dateline: str = "", json_ld: dict | None = None) -> str:
+    """An article page: optional head tags and JSON-LD, the headline, a dateline under it, a paragraph."""
+    block = f'<script type="application/ld+json">{json.dumps(json_ld)}</script>' if json_ld else ""
+    return (f"<html><head><title>{HEADLINE} | The Harbour Gazette</title>{head}{block}</head><body>"
+            f"<article><h1>{HEADLINE}</h1>{dateline}<p>The city council voted 7-2 on Tuesday night.</p>"
+            "</article></body></html>")
+
+
+def meta_of(html: str):
+    return read_meta(parse_html(html), URL)
+
+
+ARTICLE = {"@type": "NewsArticle", "headline": HEADLINE, "datePublished": "2023-04-26T09:00:00Z",
+           "dateModified": "2025-08-21T10:00:00Z"}
+
+
+def test_the_dateline_date_wins_over_metadata_that_says_otherwise():
+    # The CMS restamped the article; the page still prints the date it stands by.
+    meta = meta_of(page(json_ld={**ARTICLE, "datePublished": "2025-08-21T10:00:00Z"},
+                        dateline="<p>Published Apr 26, 2023</p>"))
+    assert (meta.date_published.date(), meta.date_source) == (date(2023, 4, 26), "html")
+    assert meta.date_modified.date() == date(2025, 8, 21)
+
+
+def test_metadata_dates_stand_when_the_dateline_agrees_or_is_a_time_zone_apart():
+    meta = meta_of(page(json_ld=ARTICLE, dateline="<p>Published April 26, 2023</p>"))
+    assert (meta.date_published.date(), meta.date_source) == (date(2023, 4, 26), "json-ld")
+    # 2023-04-26 09:00 UTC printed the evening before in the newsroom's zone: the metadata stays.
+    meta = meta_of(page(json_ld=ARTICLE, dateline="<p>April 25, 2023</p>"))
+    assert (meta.date_published.date(), meta.date_source) == (date(2023, 4, 26), "json-ld")
+
+
+def test_an_update_line_or_a_list_of_dates_does_not_override_the_metadata():
+    meta = meta_of(page(json_ld=ARTICLE, dateline="<p>Updated: August 21, 2025</p>"))
+    assert (meta.date_published.date(), meta.date_source) == (date(2023, 4, 26), "json-ld")
+    related = "<ul><li>Jan 5, 2024</li><li>Feb 9, 2024</li></ul>"  # other stories' dates, not a dateline
+    meta = meta_of(page(json_ld=ARTICLE, dateline=related))
+    assert meta.date_source == "json-ld"
