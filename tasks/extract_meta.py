@@ -33,7 +33,8 @@ ARTICLE_TYPES = frozenset(
 _ROLES = (
     r"staff|writer|reporter|correspondent|editor|editors|contributor|columnist|journalist|"
     r"news ?desk|desk|team|bureau|senior|chief|associate|deputy|managing|special|guest|freelance|"
-    r"updated|published|posted|photographer|producer|analyst|member|author|opinion"
+    r"updated|published|posted|photographer|producer|analyst|member|author|opinion|founder|co-founder|ceo|"
+    r"marketer|consultant|former"
 )
 ROLE_WORDS = re.compile(rf"\b(?:{_ROLES})\b", re.IGNORECASE)
 # A name followed by its role, a date or share links ("Jane Doe Senior Reporter", "Jane Doe
@@ -57,11 +58,20 @@ _BY_PREFIX = re.compile(
     r"|authors?[:\s]+(?=[A-Z]))",
     re.IGNORECASE,
 )
-# Short elements whose text starts with "by" or "written by": candidate printed bylines.
+# Short elements whose text starts with "by" or "written by", outside site menus and buttons: candidate printed bylines.
 _BYLINE_XPATH = (
     "//body//*[self::p or self::span or self::div or self::a or self::address or self::li or self::small]"
+    "[not(ancestor::nav[not(ancestor::article)] or ancestor::button or ancestor::select)]"
     "[string-length(normalize-space(.)) < 80][starts-with(translate(normalize-space(.), 'BYWRITEN', 'bywriten'), 'by ')"
     " or starts-with(translate(normalize-space(.), 'BYWRITEN', 'bywriten'), 'written by ')]"
+)
+# A post-nominal after a name's comma ("Jane Doe, MD", "Jane Doe, Ph.D.", "Jane Doe, MS, RD"): part of the name.
+_CREDENTIAL = re.compile(r"(?:Ph\.?\s?D|[A-Z][A-Z.\-]{0,5}[A-Z]®?)(?:\s\d+)?")
+# A byline piece that is a date, a time or a reading time rather than a name ("Mar 4", "3 hours ago", "5 min read").
+_NOT_A_NAME = re.compile(
+    rf"{_MONTHS}\.?\s*\d|\d\s*{_MONTHS}|\d{{1,2}}[/.:]\d{{1,2}}|\d\s*(?:st|nd|rd|th|min|minutes?|hours?|days?|h|m)\b"
+    r"|\bago\b",
+    re.IGNORECASE,
 )
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||\band\b|&|\bwith\b|\s[-–—]\s|/|\n)\s*", re.IGNORECASE)
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|«|:)\s+")
@@ -243,8 +253,13 @@ def split_authors(value: str | None) -> list[str]:
     if not value or re.match(r"(?:https?:|www\.)", value.strip()):
         return []  # a profile URL (article:author often is one), not a name
     names, roles = [], []
-    for part in _AUTHOR_SPLIT.split(_BY_PREFIX.sub("", value)):
+    pieces = re.split(f"({_AUTHOR_SPLIT.pattern})", _BY_PREFIX.sub("", value), flags=re.IGNORECASE)
+    for separator, part in zip(["", *pieces[1::2]], pieces[0::2]):
         part = _BY_PREFIX.sub("", part).strip(" .:-–—\u200b")
+        if (separator.strip() == "," and names and _CREDENTIAL.fullmatch(part) and not names[-1].isupper()
+                and part.lower() not in AGENCIES):
+            names[-1] = f"{names[-1]}, {part}"  # "Jane Doe, MD": a credential, not a second author
+            continue
         dated = re.search(r"\d", part)
         tail = _NAME_TAIL.search(part)
         # A lone trailing role word names a desk ("Metro Desk"), not a person's title.
@@ -254,8 +269,11 @@ def split_authors(value: str | None) -> list[str]:
             part = part[:date_tail.start()]  # "Newsroom Nov 3" -> "Newsroom" (but "Updated: Nov 3" is no name)
         if re.fullmatch(rf"{_MONTHS}\.?", part, re.IGNORECASE):
             continue  # a month, not a name
-        if not re.search(r"[^\W\d_]", part) or re.search(r"\d", part) or len(part.split()) > (4 if dated else 6):
-            continue  # empty, a date or a sentence
+        letters = len(re.findall(r"[^\W\d_]", part))
+        if not letters or letters < len(re.findall(r"\d", part)) or _NOT_A_NAME.search(part):
+            continue  # empty, a date, a time or a number ("98 Buck Social" is a name)
+        if len(part.split()) > (4 if dated else 6):
+            continue  # a sentence
         if part.startswith(("http", "@")) or re.fullmatch(r"[\w-]+(?:\.[\w-]+)+", part):
             continue  # a handle or a domain
         is_role = ROLE_WORDS.search(part) or part.lower() in AGENCIES
@@ -281,9 +299,21 @@ def byline_text(tree) -> str | None:
     """The page's printed byline ("By Jane Doe", "Written by Jane Doe"), or None."""
     for node in tree.xpath(_BYLINE_XPATH):
         text = " ".join(node.text_content().split())
-        if _BY_PREFIX.match(text) and len(text.split()) <= 8:
-            return text
+        name = _BY_PREFIX.sub("", text)
+        if _BY_PREFIX.match(text) and len(text.split()) <= 8 and (name[:1].isupper() or name.startswith("the ")):
+            return text  # "by project" in a filter list is no byline
     return None
+
+
+def cited_authors(metas: dict[str, list[str]]) -> list[str]:
+    """The authors a scholarly page lists in citation_author tags, one a tag, "Last, First" as "First Last"."""
+    names = []
+    for content in metas.get("citation_author", []) + metas.get("citation_authors", []):
+        last, comma, first = (_text(content) or "").partition(", ")
+        name = f"{first} {last}" if comma and first and "," not in first else last
+        if name and name not in names:
+            names.append(name)
+    return names
 
 
 def _labelled_meta(metas: dict[str, list[str]], label: str) -> str | None:
@@ -556,8 +586,8 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
     found = [
         ("json-ld", _json_ld_authors(article)),
         ("meta", split_authors(_meta(metas, "author", "article:author", "parsely-author", "sailthru.author",
-                                     "dc.creator", "DC.creator", "byl", "citation_author")
-                               or _labelled_meta(metas, "written by"))),
+                                     "dc.creator", "DC.creator", "byl") or _labelled_meta(metas, "written by"))
+         or cited_authors(metas)),
         ("html", split_authors(dateline_byline(headline) if headline is not None else None)),
         ("html", marked_authors(tree)),
     ]

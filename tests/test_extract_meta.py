@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from wirehouse.tasks.extract_meta import read_meta
+from wirehouse.tasks.extract_meta import byline_text, read_meta, split_authors
 from wirehouse.tasks.extract_page import parse_html
 
 URL = "https://www.harbourgazette.example/news/2025/03/03/council-approves-flood-budget"
@@ -52,3 +52,34 @@ def test_an_update_line_or_a_list_of_dates_does_not_override_the_metadata():
     related = "<ul><li>Jan 5, 2024</li><li>Feb 9, 2024</li></ul>"  # other stories' dates, not a dateline
     meta = meta_of(page(json_ld=ARTICLE, dateline=related))
     assert meta.date_source == "json-ld"
+
+
+@pytest.mark.parametrize(
+    ("byline", "names"),
+    [
+        ("Genevieve Carlton, Ph.D.", ["Genevieve Carlton, Ph.D"]),  # a credential stays with its name
+        ("By Dylan Bailey, MS, RD, FAND", ["Dylan Bailey, MS, RD, FAND"]),
+        ("Jane Doe, AP", ["Jane Doe"]),  # an agency is not a credential
+        ("BY ANA PÉREZ, LI WEI", ["ANA PÉREZ", "LI WEI"]),  # nor is a second name in capitals
+        ("98 Buck Social", ["98 Buck Social"]),  # digits in a name
+        ("By Jane Doe | 5 min read", ["Jane Doe"]),
+        ("Updated 3 hours ago", []),
+        ("Written by Eliz - Product marketer", ["Eliz"]),
+        ("Liz Kenny Former McKinsey Consultant", ["Liz Kenny"]),
+    ],
+)
+def test_split_authors_keeps_credentials_and_drops_roles_and_times(byline, names):
+    assert split_authors(byline) == names
+
+
+def test_scholarly_pages_list_every_cited_author_first_name_first():
+    tags = "".join(f'<meta name="citation_author" content="{name}">' for name in ("Roy, Aniruddha", "Patel, Jyoti"))
+    meta = meta_of(page(head=tags))
+    assert (meta.authors, meta.author_source) == (["Aniruddha Roy", "Jyoti Patel"], "meta")
+
+
+def test_a_filter_menu_is_no_byline():
+    menus = ('<header><nav><ul><li>By Company Size</li><li>By Industry</li></ul></nav></header>'
+             '<p><a href="/c">by project</a></p>')
+    html = page().replace("<body>", f"<body>{menus}").replace("</article>", "<p>By Jane Doe</p></article>")
+    assert byline_text(parse_html(html)) == "By Jane Doe"
