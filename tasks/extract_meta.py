@@ -91,9 +91,15 @@ MAX_MARKED_AUTHORS = 4
 DATELINE_CHARS = 600
 # ... and, when it has no date, in this many characters of text before it.
 DATELINE_ABOVE_CHARS = 200
+# The page's one <h1> is no headline when it shares less than this share of its words with the page's titles.
+SOLE_H1_SHARED = 0.3
+# A JSON-LD headline this long may have been cut (search engines show about 110 characters).
+TRUNCATED_CHARS = 90
 # A printed date this many days from the metadata's is the same moment in another time zone.
 ZONE_DAYS = 1
 _TAG = re.compile(r"<[^>]+>")
+# A UTF-8 lead byte read as Latin-1 and followed by a continuation byte (C1 controls included).
+_MOJIBAKE = re.compile(r"[\u00c2-\u00f4][\u0080-\u00bf]")
 # Elements a browser sets apart from the text around them.
 _SPACED_TAGS = frozenset({"br", "div", "p", "li", "ul", "ol", "section", "header", "small", "time", "h1", "h2", "h3"})
 _CDATA = re.compile(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$")
@@ -134,7 +140,17 @@ def _text(value) -> str | None:
     text = unescape(_TAG.sub(" ", str(value)))
     if "&" in text:  # escaped twice ("&amp;#8230;"), as some CMSs print JSON-LD
         text = unescape(text)
-    return " ".join(text.split()) or None
+    return mend_mojibake(" ".join(text.split())) or None
+
+
+def mend_mojibake(text: str) -> str:
+    """UTF-8 text that was decoded as Latin-1 on its way into the page ("Investorâ\x80\x99s"), decoded right."""
+    if not _MOJIBAKE.search(text):
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeError:  # mixed with proper text: leave it
+        return text
 
 
 def _body_text(value) -> str | None:
@@ -162,7 +178,7 @@ def visible_text(element) -> str:
         pieces.append(" " if spaced else "")
 
     walk(element)
-    return " ".join("".join(pieces).split())
+    return mend_mojibake(" ".join("".join(pieces).split()))
 
 
 def _types(node: dict) -> set[str]:
@@ -424,14 +440,16 @@ def visible_headline(h1s: list[str], titles: list[str], site_name: str | None, u
         if len(folded.split()) < 3 or "{{" in h1 or folded == site or (len(parts) > 1 and folded in parts and len(folded.split()) < longest):
             continue
         candidates.append(h1)
-    if not candidates or len(h1s) == 1:
-        return candidates[0] if candidates else None
+    if not candidates:
+        return None
     title_words = set(_WORD.findall(" ".join(titles).lower()))
 
     def shared(h1: str) -> float:
         words = _WORD.findall(h1.lower())
         return sum(word in title_words for word in words) / len(words)
 
+    if len(h1s) == 1:  # the page's one <h1>, unless it is about something else than its titles
+        return candidates[0] if not titles or shared(candidates[0]) >= SOLE_H1_SHARED else None
     best = max(candidates, key=shared)
     return best if shared(best) >= 0.5 else None
 
@@ -557,23 +575,42 @@ def read_site_name(article: dict, metas: dict[str, list[str]]) -> str | None:
 def read_title(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]], url: str | None):
     """Set the title and its source; return the headline's <h1> element, or None.
 
-    The visible headline beats the SEO titles in JSON-LD and og:title, often rewrites of it.
+    The visible headline beats the SEO titles in JSON-LD and og:title, often rewrites of it; an
+    <h1> that is not the headline (a logo, the blog's name) comes after the <title>.
     """
     h1_elements = tree.xpath("//h1")
     h1s = [visible_text(h) for h in h1_elements]
     meta.h1 = next((h for h in h1s if len(h) > 10), None)
-    titles = [t for t in (_text(article.get("headline")), _meta(metas, "og:title"), _text(tree.findtext(".//title"))) if t]
+    page_title = _text(tree.findtext(".//title"))
+    titles = [t for t in (_text(article.get("headline")), _meta(metas, "og:title"), page_title) if t]
     headline = visible_headline(h1s, titles, meta.site_name, url)
+    # The <h1> that tells the headline's part of a "Headline | Site" title: not the site's name.
+    hint = headline or (meta.h1 if meta.h1 and not names_site(meta.h1, meta.site_name, url) else None)
     for source, raw in (
         ("html", headline and _HEADLINE_DATELINE.sub("", headline)),
         ("json-ld", _text(article.get("headline") or article.get("name"))),
         ("meta", _meta(metas, "og:title", "twitter:title", "title", "headline")),
-        ("html", meta.h1 or _text(tree.findtext(".//title"))),
+        ("html", page_title),
+        ("html", meta.h1),
     ):
         if raw:
-            meta.title, meta.title_source = clean_title(raw, meta.site_name, url, meta.h1), source
+            meta.title, meta.title_source = clean_title(raw, meta.site_name, url, hint), source
             break
+    if meta.title_source == "json-ld":
+        read_whole_headline(meta, titles[1:], url)
     return h1_elements[h1s.index(headline)] if headline else None
+
+
+def read_whole_headline(meta: PageMeta, titles: list[str], url: str | None) -> None:
+    """Replace a JSON-LD headline cut at TRUNCATED_CHARS (as CMSs cut it for search engines) with
+    the og:title or <title> that goes on where it stops."""
+    if len(meta.title) < TRUNCATED_CHARS:
+        return
+    for title in titles:
+        whole = clean_title(title, meta.site_name, url)
+        if len(whole) > len(meta.title) and _folded(whole).startswith(_folded(meta.title)):
+            meta.title, meta.title_source = whole, "meta"
+            return
 
 
 def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]], url: str | None, headline) -> None:

@@ -83,3 +83,31 @@ def test_a_filter_menu_is_no_byline():
              '<p><a href="/c">by project</a></p>')
     html = page().replace("<body>", f"<body>{menus}").replace("</article>", "<p>By Jane Doe</p></article>")
     assert byline_text(parse_html(html)) == "By Jane Doe"
+
+
+def test_a_json_ld_headline_cut_short_is_made_whole_from_og_title():
+    whole = ("Fix It Friday: how four readers rearranged their living rooms with one trick that works in "
+             "nine rooms out of ten")
+    cut = whole[:100].rsplit(" ", 1)[0]
+    html = page(head=f'<meta property="og:title" content="{whole} - The Harbour Gazette">',
+                json_ld={"@type": "NewsArticle", "headline": cut}).replace(f"<h1>{HEADLINE}</h1>", "")
+    meta = meta_of(html)
+    assert (meta.title, meta.title_source) == (whole, "meta")
+
+
+def test_a_sole_h1_about_something_else_is_not_the_headline():
+    html = page().replace(f"<h1>{HEADLINE}</h1>", "<h1>A message from our editor-in-chief</h1>")
+    assert (meta_of(html).title, meta_of(html).title_source) == (HEADLINE, "html")  # the <title>, site cut
+
+
+def test_an_h1_naming_the_site_neither_titles_the_page_nor_picks_the_title_part():
+    html = page(head='<meta property="og:site_name" content="Cory Dransfeldt">'
+                     '<meta property="og:title" content="A brief intro to git • Cory Dransfeldt">'
+                ).replace(f"<h1>{HEADLINE}</h1>", "<h1>Cory Dransfeldt</h1>")
+    assert meta_of(html).title == "A brief intro to git"
+
+
+def test_text_decoded_twice_is_mended():
+    html = page(head='<meta property="og:title" content="The Investorâ\x80\x99s Guide">').replace(
+        f"<h1>{HEADLINE}</h1>", "")
+    assert meta_of(html).title == "The Investor’s Guide"
