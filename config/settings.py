@@ -88,6 +88,7 @@ class RunSettings(BaseModel):
     max_workers: int
     dask_address: str
     dask_workers: int
+    commit_every: int
 
 
 class WarehouseSettings(BaseModel):

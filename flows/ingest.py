@@ -23,11 +23,12 @@ from wirehouse.tasks.extract import extract_batch
 from wirehouse.tasks.fetch import discover_source, fetch_batch
 from wirehouse.tasks.frontier import plan_frontier
 from wirehouse.tasks.load import (
-    Processed, RunReport, land, open_run, read_aliases, read_candidates, read_frontier, read_health, read_known,
-    read_stories, select_changed, split_by_version, tally_run,
+    Processed, RunReport, land, merge_reports, open_run, read_aliases, read_candidates, read_frontier, read_health,
+    read_known, read_stories, select_changed, split_by_version, tally_run,
 )
 from wirehouse.tasks.report import publish_run_report
-from wirehouse.tasks.stories import assign_story_ids
+from wirehouse.warehouse import db
+from wirehouse.tasks.stories import StoryWindow, assign_story_ids
 
 # Threads for the tasks of the run's batches (a batch's later tasks wait in theirs for its earlier
 # ones): enough to fetch, extract and enrich about three batches at once; never one per article.
@@ -112,11 +113,14 @@ def _by_version(work: list[BatchWork], field: str) -> dict[tuple[str, str], obje
     }
 
 
-def process_pages(warehouse: Path, settings: Settings, report: RunReport, work: list[BatchWork], on_progress=None) -> Processed:
+def process_pages(
+    warehouse: Path, settings: Settings, report: RunReport, work: list[BatchWork], window: StoryWindow | None = None, on_progress=None
+) -> Processed:
     """Collect the submitted batches (`submit_batch`), then dedup and group the run's articles.
 
     Only new and updated articles go past the version check: an unchanged page costs an
     extraction and nothing more. A stage's seconds are the time it ran past the one before.
+    `window` carries the story index across an ingest's slices.
     """
     with timed_stage(report, "extract", on_progress):
         extracted = _gather([batch.extracted for batch in work], "extract", on_progress)
@@ -134,8 +138,8 @@ def process_pages(warehouse: Path, settings: Settings, report: RunReport, work: 
         candidates = read_candidates(warehouse, big(prints), big(changed))
         duplicates = dedup_articles(big(changed), big(prints), big(candidates), settings.dedup)
     with timed_stage(report, "stories", on_progress):
-        recent, known_stories = read_stories(warehouse, big(changed), settings.stories)
-        stories = assign_story_ids(big(changed), big(entities.mentions), big(recent), big(known_stories), settings.stories)
+        recent, known_stories = read_stories(warehouse, big(changed), settings.stories, big(window))
+        stories = assign_story_ids(big(changed), big(entities.mentions), big(recent), big(known_stories), settings.stories, big(window))
     return Processed(rejections, new, updated, unchanged, prints, duplicates, enriched, entities, stories)
 
 
@@ -164,18 +168,55 @@ def ingest(
             state = read_frontier(warehouse, settings.fetch)
             discovered = _gather(discover_source.map(sources, unmapped(settings.fetch), unmapped(state.listings)), "discover", on_progress)
             frontier = plan_frontier(_flatten(t for t, _ in discovered), state, {s.name: s.allow_private for s in sources})
-        with timed_stage(report, "fetch", on_progress):
-            # Submitted batch by batch, each followed by its work: the thread pool takes tasks
-            # in order, so the first batches are extracted while the last ones are fetched.
-            fetches = [fetch_batch.submit(big(batch), settings.fetch) for batch in batches(frontier.targets, settings.fetch.batch_size)]
-            work = [submit_batch(warehouse, settings, fetched) for fetched in fetches]
-            pages = _flatten(_gather(fetches, "fetch", on_progress))
-        processed = process_pages(warehouse, settings, report, work, on_progress)
         feed_pages = _flatten(p for _, p in discovered)
-        tally_run(report, frontier, feed_pages, pages, processed)
-        with timed_stage(report, "load", on_progress):
-            report = land(warehouse, report, big(feed_pages + pages), big(processed))
+        report = merge_reports(land_slices(warehouse, settings, report, frontier, feed_pages, on_progress))
     # Published by the flow itself, so the artifacts sit on the flow run's page in the UI.
     publish_run_report(report, read_health(warehouse, report.run_id, settings.serve))
     return report
 
+
+def land_slices(
+    warehouse: Path, settings: Settings, first: RunReport, frontier, feed_pages: list, on_progress=None
+) -> list[RunReport]:
+    """Fetch, process and commit the frontier's targets in slices of `run.commit_every` pages.
+
+    Each slice is a run of its own in `runs` (the first keeps `first`'s id and the listings),
+    so a run's memory is bounded by two slices, not by its size, and a run that dies keeps the
+    slices it committed. The next slice's tasks are submitted as a slice's processing starts and
+    queue behind its own: the pools stay busy while this slice is deduplicated, grouped and
+    committed in the flow's thread. Later slices see earlier ones as they see earlier runs
+    (through the warehouse); the story index is carried across (`StoryWindow`).
+    """
+    slices = batches(frontier.targets, settings.run.commit_every or len(frontier.targets) or 1) or [[]]
+    window, committed = StoryWindow(), []
+    ahead = submit_slice(warehouse, settings, slices[0])
+    for number in range(len(slices)):
+        fetches, work = ahead
+        if number + 1 < len(slices):
+            ahead = submit_slice(warehouse, settings, slices[number + 1])
+        report = first if number == 0 else RunReport(db.new_run_id(), str(warehouse), datetime.now(timezone.utc), sources=first.sources)
+        listings = (frontier, feed_pages) if number == 0 else (None, [])
+        committed.append(commit_slice(warehouse, settings, report, fetches, work, listings, window, on_progress))
+        window.runs.append(report.run_id)
+    return committed
+
+
+def commit_slice(warehouse: Path, settings: Settings, report: RunReport, fetches, work, listings, window, on_progress=None) -> RunReport:
+    """Gather one slice's fetches and work, dedup and group its articles, and commit it as a run."""
+    frontier, feed_pages = listings
+    with timed_stage(report, "fetch", on_progress):
+        pages = _flatten(_gather(fetches, "fetch", on_progress))
+    processed = process_pages(warehouse, settings, report, work, window, on_progress)
+    tally_run(report, frontier, feed_pages, pages, processed)
+    with timed_stage(report, "load", on_progress):
+        return land(warehouse, report, big(feed_pages + pages), big(processed))
+
+
+def submit_slice(warehouse: Path, settings: Settings, targets: list) -> tuple[list[PrefectFuture], list[BatchWork]]:
+    """Submit the fetching of a slice's targets, batch by batch, each followed by its work.
+
+    The thread pool takes tasks in order, so the first batches are extracted while the last
+    ones are fetched.
+    """
+    fetches = [fetch_batch.submit(big(batch), settings.fetch) for batch in batches(targets, settings.fetch.batch_size)]
+    return fetches, [submit_batch(warehouse, settings, fetched) for fetched in fetches]

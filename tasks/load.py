@@ -24,7 +24,7 @@ from wirehouse.tasks.dedup import DedupResult, DuplicateLink, Fingerprint, Known
 from wirehouse.tasks.entities import KnownEntity, Resolution, mention_keys
 from wirehouse.tasks.frontier import FailedUrl, Frontier, FrontierState, ListingState, split_failed
 from wirehouse.tasks.records import SUCCESS_OUTCOMES, Article, ArticleEnrichment, EntityMention, Page, Rejection, Target
-from wirehouse.tasks.stories import StoryArticle, StoryResult, window_bounds
+from wirehouse.tasks.stories import StoryArticle, StoryResult, StoryWindow, window_bounds
 from wirehouse.tasks.urls import html_hash, url_article_id
 from wirehouse.warehouse import db
 
@@ -57,6 +57,39 @@ class RunReport:
     # Per source: {"pages": page attempts, "articles": pages that became articles, "outcomes": {outcome: n}}
     # over every attempt (listings included), later stages' outcomes replacing "ok".
     by_source: dict[str, dict] = field(default_factory=dict)
+    # The runs a long ingest committed in slices (`run.commit_every`), in order; this report sums them.
+    slice_runs: list[str] = field(default_factory=list)
+
+
+def merge_reports(reports: list[RunReport]) -> RunReport:
+    """One report for an ingest committed in slices: the first slice's id and start, the sums."""
+    merged = dataclasses.replace(reports[0], slice_runs=[r.run_id for r in reports])
+    merged.finished_at, merged.status = reports[-1].finished_at, reports[-1].status
+    for report in reports[1:]:
+        for name in _COUNTS:
+            setattr(merged, name, getattr(merged, name) + getattr(report, name))
+        merged.outcomes = dict(Counter(merged.outcomes) + Counter(report.outcomes))
+        merged.stage_seconds = {
+            stage: round(merged.stage_seconds.get(stage, 0.0) + report.stage_seconds.get(stage, 0.0), 3)
+            for stage in {**merged.stage_seconds, **report.stage_seconds}
+        }
+        merged.by_source = _merge_sources(merged.by_source, report.by_source)
+    return merged
+
+
+_COUNTS = [f.name for f in dataclasses.fields(RunReport) if f.type == "int"]
+
+
+def _merge_sources(first: dict[str, dict], second: dict[str, dict]) -> dict[str, dict]:
+    merged = {}
+    for name in {**first, **second}:
+        a, b = first.get(name, {}), second.get(name, {})
+        merged[name] = {
+            "pages": a.get("pages", 0) + b.get("pages", 0),
+            "articles": a.get("articles", 0) + b.get("articles", 0),
+            "outcomes": dict(sorted((Counter(a.get("outcomes", {})) + Counter(b.get("outcomes", {}))).items())),
+        }
+    return merged
 
 
 @contextmanager
@@ -352,9 +385,17 @@ def _current_texts(con, warehouse: Path, versions: list[tuple[str, str]]) -> dic
 
 
 def read_story_state(
-    warehouse: Path, articles: list[Article], settings: StoriesSettings
+    warehouse: Path, articles: list[Article], settings: StoriesSettings, window: StoryWindow | None = None
 ) -> tuple[list[StoryArticle], dict[str, str]]:
     """What story assignment needs of the warehouse for a batch.
+
+    Args:
+        warehouse: the warehouse folder.
+        articles: the batch.
+        settings: the stories section (the window's width).
+        window: the index an ingest carries from one committed slice to the next: then only
+            the window's articles it does not hold yet are read (not those of its own slices,
+            nor a span read for an earlier slice).
 
     Returns:
         The landed articles dated within the window of the batch (other than the batch's own),
@@ -364,10 +405,15 @@ def read_story_state(
     bounds = window_bounds(articles, settings)
     if bounds is None:
         return [], {}
+    spans, skip_runs = (window.unread(bounds), window.runs) if window else ([bounds], [])
+    if window:
+        window.mark_read(bounds)
     ids = sorted({a.article_id for a in articles} | {a.duplicate_of for a in articles if a.duplicate_of})
     with db.connect(warehouse) as con:
         con.register("batch_ids", pa.table({"article_id": [a.article_id for a in articles]}))
         con.register("wanted", pa.table({"article_id": ids}))
+        con.register("spans", pa.table({"low": [s[0] for s in spans], "high": [s[1] for s in spans]}, schema=_SPANS))
+        con.register("skip_runs", pa.table({"run_id": list(skip_runs)}, schema=pa.schema([("run_id", pa.string())])))
         rows = con.execute(
             """
             with window_articles as (
@@ -375,8 +421,9 @@ def read_story_state(
                     article_id, coalesce(date_published, fetched_at) as seen_at, title, text,
                     coalesce(story_id, article_id) as story_id, duplicate_of
                 from articles
-                where coalesce(date_published, fetched_at) between ? and ?
+                where exists (select 1 from spans where coalesce(date_published, fetched_at) between low and high)
                     and article_id not in (select article_id from batch_ids)
+                    and loaded_by_run not in (select run_id from skip_runs)
             ),
             names as (
                 select article_id, list(text order by start_char) as entities
@@ -391,13 +438,15 @@ def read_story_state(
                 order by w.seen_at, w.article_id
             )
             select * from final
-            """,
-            list(bounds),
+            """
         ).fetchall()
         stories = con.execute(
             "select article_id, coalesce(story_id, article_id) from articles where article_id in (select article_id from wanted)"
         ).fetchall()
     return [StoryArticle(*row) for row in rows], dict(stories)
+
+
+_SPANS = pa.schema([("low", pa.timestamp("us", tz="UTC")), ("high", pa.timestamp("us", tz="UTC"))])
 
 
 def read_entity_aliases(warehouse: Path, enrichments: list[ArticleEnrichment]) -> dict[str, KnownEntity]:
@@ -684,9 +733,11 @@ def read_candidates(warehouse: Path, prints: list[Fingerprint], articles: list[A
 
 
 @task(name="read-story-state", cache_policy=NO_CACHE)
-def read_stories(warehouse: Path, articles: list[Article], settings: StoriesSettings) -> tuple[list[StoryArticle], dict[str, str]]:
+def read_stories(
+    warehouse: Path, articles: list[Article], settings: StoriesSettings, window: StoryWindow | None = None
+) -> tuple[list[StoryArticle], dict[str, str]]:
     """Prefect task: the window's landed articles and the stories the batch refers to."""
-    return read_story_state(warehouse, articles, settings)
+    return read_story_state(warehouse, articles, settings, window)
 
 
 @task(name="read-entity-aliases", cache_policy=NO_CACHE)

@@ -280,13 +280,55 @@ def _story_of(article_id: str | None, index: StoryIndex, known: dict[str, str], 
 
 def build_index(recent: list[StoryArticle], settings: StoriesSettings) -> StoryIndex:
     """An index of the window's landed articles, each in its story (its own id when it has none)."""
-    index = StoryIndex(settings)
-    terms = [(article, story_terms(article)) for article in recent]
+    return extend_index(StoryIndex(settings), recent)
+
+
+def extend_index(index: StoryIndex, recent: list[StoryArticle]) -> StoryIndex:
+    """Add landed articles the index does not hold yet, each in its story."""
+    terms = [(article, story_terms(article)) for article in recent if article.article_id not in index.members]
     for _, counts in terms:
         index.observe(counts)
     for article, counts in terms:
         index.add(article.article_id, _utc(article.when), article.story_id or article.article_id, counts)
     return index
+
+
+@dataclass
+class StoryWindow:
+    """The story index an ingest carries from one committed slice (`run.commit_every`) to the next.
+
+    Read afresh for every slice, the window would bring back all that the run's earlier slices
+    landed and score it again: work growing with the run. The window holds the index, the time
+    spans already read into it from the warehouse, and the runs of the ingest's own slices,
+    whose articles it added as it assigned them. It grows with the articles of the window (the
+    story index), not with the pages the run fetched.
+    """
+
+    index: StoryIndex | None = None
+    spans: list[tuple[datetime, datetime]] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)
+
+    def unread(self, bounds: tuple[datetime, datetime]) -> list[tuple[datetime, datetime]]:
+        """The parts of `bounds` that no earlier read covered."""
+        low, high = bounds
+        parts, cursor = [], low
+        for start, end in sorted(self.spans):
+            if start > high:
+                break
+            if start > cursor:
+                parts.append((cursor, start))
+            cursor = max(cursor, end)
+        if cursor < high:
+            parts.append((cursor, high))
+        return parts
+
+    def mark_read(self, bounds: tuple[datetime, datetime]) -> None:
+        self.spans.append(bounds)
+
+    def extended(self, recent: list[StoryArticle], settings: StoriesSettings) -> StoryIndex:
+        """The carried index with the newly read articles added (a new one at the first slice)."""
+        self.index = extend_index(self.index or StoryIndex(settings), recent)
+        return self.index
 
 
 def story_articles(articles: list[Article], mentions: list[EntityMention]) -> list[StoryArticle]:
@@ -318,6 +360,7 @@ def assign_stories(
     recent: list[StoryArticle],
     known_stories: dict[str, str],
     settings: StoriesSettings,
+    window: StoryWindow | None = None,
 ) -> StoryResult:
     """Set `story_id` on each new or changed article of a run.
 
@@ -329,11 +372,13 @@ def assign_stories(
         known_stories: story ids of landed articles the batch refers to: updated articles
             themselves and the canonicals of copies.
         settings: the stories section.
+        window: the index carried across an ingest's slices (`recent` is then what it lacked).
 
     Returns:
         Each article's story, and how many stories the run started and grew.
     """
-    result = assign_into(build_index(recent, settings), story_articles(articles, mentions), known_stories)
+    index = window.extended(recent, settings) if window else build_index(recent, settings)
+    result = assign_into(index, story_articles(articles, mentions), known_stories)
     for article in articles:
         article.story_id = result.story_of[article.article_id]
     return result
@@ -346,6 +391,7 @@ def assign_story_ids(
     recent: list[StoryArticle],
     known_stories: dict[str, str],
     settings: StoriesSettings,
+    window: StoryWindow | None = None,
 ) -> StoryResult:
     """Prefect task: group the run's articles into stories with the window's landed ones."""
-    return assign_stories(articles, mentions, recent, known_stories, settings)
+    return assign_stories(articles, mentions, recent, known_stories, settings, window)

@@ -13,7 +13,7 @@ from badserver import BadServer, Reply
 from wirehouse.config.sources import Source, adhoc_source
 from wirehouse.flows.ingest import ingest
 from wirehouse.sample import load_catalog, serve_sample_site
-from wirehouse.tasks.stories import StoryArticle, StoryIndex, assign_into, build_index, keywords, normalize_entity
+from wirehouse.tasks.stories import StoryArticle, StoryIndex, StoryWindow, assign_into, build_index, keywords, normalize_entity
 from wirehouse.warehouse import db
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
@@ -255,3 +255,15 @@ def test_a_second_run_over_new_copies_extends_the_old_groups_and_stories(two_run
     sizes = dict(_query(warehouse, "select story_id, n_articles from stories"))
     assert len(sizes) == first.stories_new + 1
     assert sum(sizes.values()) == first.articles_new + 5
+
+
+def test_a_carried_story_window_reads_only_the_spans_it_has_not_read():
+    day = datetime(2026, 5, 4, tzinfo=timezone.utc)
+    window = StoryWindow()
+    assert window.unread((day, day + timedelta(days=6))) == [(day, day + timedelta(days=6))]
+    window.mark_read((day + timedelta(days=1), day + timedelta(days=2)))
+    window.mark_read((day + timedelta(days=4), day + timedelta(days=5)))
+    assert window.unread((day, day + timedelta(days=6))) == [
+        (day, day + timedelta(days=1)), (day + timedelta(days=2), day + timedelta(days=4)), (day + timedelta(days=5), day + timedelta(days=6)),
+    ]
+    assert window.unread((day + timedelta(days=1), day + timedelta(days=2))) == []

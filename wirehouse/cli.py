@@ -141,6 +141,8 @@ def print_report(report) -> None:
         ("stories new / grown", f"{report.stories_new} / {report.stories_grown}"),
         ("time per stage (s)", _stage_seconds(report)),
     ]
+    if len(report.slice_runs) > 1:
+        rows.append(("committed in slices (run.commit_every)", f"{len(report.slice_runs)} runs: {report.slice_runs[0][:8]}..{report.slice_runs[-1][:8]}"))
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

@@ -11,6 +11,8 @@ DEFAULT_SERVER = "127.0.0.1:4200"
 
 # Offline, Prefect's telemetry only logs DNS errors (and once locked its database).
 _QUIET = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+# Prefect's temporary server gives up after 20 s by default; a loaded machine takes longer.
+_PATIENT = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"}
 
 
 def prefect_home() -> Path:
@@ -20,7 +22,7 @@ def prefect_home() -> Path:
 
 def configure_environment() -> None:
     """Set the variables Prefect reads, unless the user set them already."""
-    for name, value in _QUIET.items():
+    for name, value in {**_QUIET, **_PATIENT}.items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("PREFECT_HOME", str(prefect_home()))
 

@@ -1,4 +1,5 @@
 -- Is each source healthy in a run?
+-- (A run committed in slices, run.commit_every, is taken whole: every slice of its flow run.)
 -- Per source: the run's yield (share of fetched pages that became articles) and failure rates,
 -- against the source's mean yield over its previous runs, with a state: ok, new (no baseline
 -- yet), warning: yield below baseline, warning: failures.
@@ -8,10 +9,20 @@
 -- $max_failure_rate (default 0.2): flag a source when more of its pages than this failed (4xx, 5xx, blocked)
 -- example: wirehouse sql --file source_health --param run_id=5359bcd5...
 with committed_runs as (
-    select run_id, started_at from runs
+    -- an ingest committed in slices (run.commit_every) is one ingest: its slices share a flow run
+    select run_id, coalesce(flow_run_id, run_id) as ingest_id, started_at from runs
+),
+ingests as (
+    select ingest_id, min(started_at) as started_at from committed_runs group by ingest_id
+),
+wanted as (
+    select ingest_id from committed_runs where run_id = $run_id
 ),
 page_fetches as (
-    select run_id, source, outcome from fetches where kind = 'page'
+    select committed_runs.ingest_id as run_id, source, outcome
+    from fetches
+    join committed_runs using (run_id)
+    where kind = 'page'
 ),
 per_run as (
     select
@@ -30,10 +41,10 @@ earlier as (
     select
         per_run.source,
         per_run.yield,
-        row_number() over (partition by per_run.source order by committed_runs.started_at desc) as recency
+        row_number() over (partition by per_run.source order by ingests.started_at desc) as recency
     from per_run
-    join committed_runs using (run_id)
-    where committed_runs.started_at < (select started_at from committed_runs where run_id = $run_id)
+    join ingests on ingests.ingest_id = per_run.run_id
+    where ingests.started_at < (select started_at from ingests where ingest_id = (select ingest_id from wanted))
 ),
 baselines as (
     select source, avg(yield) as baseline_yield, count(*) as baseline_n
@@ -44,11 +55,12 @@ baselines as (
 dates as (
     select source, avg(case when date_published is null then 1 else 0 end) as missing_date_rate
     from articles
-    where loaded_by_run = $run_id
+    join committed_runs on committed_runs.run_id = articles.loaded_by_run
+    where committed_runs.ingest_id = (select ingest_id from wanted)
     group by source
 ),
 current_run as (
-    select * from per_run where run_id = $run_id
+    select * from per_run where run_id = (select ingest_id from wanted)
 ),
 final as (
     select
