@@ -95,6 +95,18 @@ DATELINE_ABOVE_CHARS = 200
 SOLE_H1_SHARED = 0.3
 # A JSON-LD headline this long may have been cut (search engines show about 110 characters).
 TRUNCATED_CHARS = 90
+# A piece of text this long under the headline is the body: the dateline is over.
+BODY_PIECE_CHARS = 150
+# A label printed as its own piece before a name.
+_NAME_LABEL = re.compile(r"(?:.*\bby|authors?|contributors?|written by)\s*:?", re.IGNORECASE)
+# A person's name as bylines print it: capitalised words, initials and name particles.
+_PERSON_NAME = re.compile(
+    r"(?:[A-Z][\w'’.-]*\s+)(?:(?:[A-Z][\w'’.-]*|van|von|de|der|den|del|da|di|du|la|le|bin|al)\s+){0,2}[A-Z][\w'’-]*"
+)
+# A link to a writer's own page.
+_WRITER_PATH = re.compile(r"/(?:authors?|people|staff|profiles?|contributors?|writers?|team|u|by)/", re.IGNORECASE)
+# Lowercase words after a name ("Mahua Das in" a section): not the name.
+_TRAILING_WORDS = re.compile(r"(?:\s+[a-z]\w*)+$")
 # A printed date this many days from the metadata's is the same moment in another time zone.
 ZONE_DAYS = 1
 _TAG = re.compile(r"<[^>]+>")
@@ -516,6 +528,45 @@ def dateline_byline(headline) -> str | None:
     return None
 
 
+def dateline_name(headline) -> list[str]:
+    """The names printed without "By" in the dateline under the headline, or [].
+
+    A name is a piece of two to four capitalised words ("Jane Doe", "Ana de la Cruz") standing
+    next to what marks a byline: a date, a role, a separator ("·", "|") or a label ("Reviewed
+    by", "Contributors:"), which also may precede it as its own piece. A name printed as a link
+    links to the writer's page (an /author/ path, not a section's). The dateline ends where the
+    body starts (the first long piece of text).
+    """
+    pieces = []
+    for piece in _near_headline(headline):
+        if len(" ".join(str(piece).split())) > BODY_PIECE_CHARS:
+            break
+        pieces.append(piece)
+    texts = [" ".join(str(piece).split()) for piece in pieces]
+    for index, (piece, text) in enumerate(zip(pieces, texts)):
+        neighbours = texts[max(index - 2, 0):index + 3]  # "Jane Doe | May 2" is its own neighbour
+        labelled = index > 0 and _NAME_LABEL.fullmatch(texts[index - 1])
+        if piece.is_attribute or _NAME_LABEL.fullmatch(text) or not _links_to_a_writer(piece):
+            continue
+        if labelled or any(_marks_byline(other) for other in neighbours):
+            names = split_authors(_TRAILING_WORDS.sub("", text))
+            if names and all(_PERSON_NAME.fullmatch(name) and not _marks_byline(name) for name in names):
+                return names
+    return []
+
+
+def _links_to_a_writer(piece) -> bool:
+    """False when a text piece is a link to anything but a writer's page (a section, another story)."""
+    links = piece.getparent().xpath("ancestor-or-self::a[@href][1]/@href")
+    return not links or bool(_WRITER_PATH.search(links[0]))
+
+
+def _marks_byline(text: str) -> bool:
+    """True when a piece beside a name marks a byline: a date, a role, an update label or a separator."""
+    return bool(_PRINTED_DATE.search(text) or ROLE_WORDS.search(text) or _UPDATE_LABEL.search(text)
+                or text in {"·", "•", "|", "-", "–", "—"})
+
+
 def read_dateline(meta: PageMeta, headline) -> None:
     """Dates from the dateline by the headline: the date a reader sees there.
 
@@ -617,8 +668,9 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
     """Set the authors and their source: JSON-LD, meta tags, the byline under the headline, marked-up authors.
 
     A source naming only the site ("Example News" as the JSON-LD author) gives way to one that
-    names a writer; when none does, the site is the author as printed. A "By ..." line anywhere
-    on the page (filters and widgets print them too) is the last resort.
+    names a writer; when none does, the site is the author as printed. A name printed in the
+    dateline without "By", then a "By ..." line anywhere on the page (filters and widgets print
+    them too), are the last resorts.
     """
     found = [
         ("json-ld", _json_ld_authors(article)),
@@ -631,7 +683,8 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
     found = [(source, names) for source, names in found if names]
     writers = [(source, names) for source, names in found
                if not all(names_site(name, meta.site_name, url) for name in names)]
-    meta.author_source, meta.authors = (writers or found or [("html", split_authors(byline_text(tree)))])[0]
+    last_resort = (dateline_name(headline) if headline is not None else []) or split_authors(byline_text(tree))
+    meta.author_source, meta.authors = (writers or found or [("html", last_resort)])[0]
 
 
 def read_dates(meta: PageMeta, article: dict, metas: dict[str, list[str]], headline) -> None:

@@ -111,3 +111,27 @@ def test_text_decoded_twice_is_mended():
     html = page(head='<meta property="og:title" content="The Investorâ\x80\x99s Guide">').replace(
         f"<h1>{HEADLINE}</h1>", "")
     assert meta_of(html).title == "The Investor’s Guide"
+
+
+@pytest.mark.parametrize(
+    ("dateline", "names"),
+    [
+        ("<p><span>Dec 26, 2025</span> • <span>Mahua Das</span> in <a href='/c/pm'>Project Management</a></p>",
+         ["Mahua Das"]),
+        ("<p>Aaron Ricadela | Senior Writer | July 2, 2025</p>", ["Aaron Ricadela"]),
+        ("<div><strong>Contributors:</strong> <span>Janet Loughrey</span></div>", ["Janet Loughrey"]),
+        ("<div><a href='/authors/ana-de-la-cruz'>Ana de la Cruz</a><span>Published on Oct 21, 2025</span></div>",
+         ["Ana de la Cruz"]),
+        # A section's link beside the date, and a name with nothing marking it a byline: no author.
+        ("<p><a href='/smart-home'>Smart Home</a> · <span>Oct 21, 2025</span></p>", []),
+        ("<p><span>Julia Gralberg</span></p><p><span>Hotel Travel Hacks</span></p>", []),
+    ],
+)
+def test_a_name_printed_in_the_dateline_without_by_is_the_last_resort(dateline, names):
+    meta = meta_of(page(dateline=dateline))
+    assert meta.authors == names
+
+
+def test_a_dateline_name_does_not_beat_the_metadata():
+    meta = meta_of(page(head='<meta name="author" content="Sam Lee">', dateline="<p>Jane Doe · March 3, 2025</p>"))
+    assert (meta.authors, meta.author_source) == (["Sam Lee"], "meta")
