@@ -34,9 +34,11 @@ _ROLES = (
     r"staff|writer|reporter|correspondent|editor|editors|contributor|columnist|journalist|"
     r"news ?desk|desk|team|bureau|senior|chief|associate|deputy|managing|special|guest|freelance|"
     r"updated|published|posted|photographer|producer|analyst|member|author|opinion|founder|co-founder|ceo|"
-    r"marketer|consultant|former"
+    r"marketer|consultant|former|head"
 )
 ROLE_WORDS = re.compile(rf"\b(?:{_ROLES})\b", re.IGNORECASE)
+# Role words that name a desk rather than a person's title ("Metro Desk", "Politics Team", "The Currency editors").
+DESK_WORDS = re.compile(r"news ?desk|desk|team|bureau|staff|newsroom|editors", re.IGNORECASE)
 # A name followed by its role, a date or share links ("Jane Doe Senior Reporter", "Jane Doe
 # December 3", "Jane Doe FacebookTweet"): the words from the first of those on are not the name.
 _MONTHS = (
@@ -70,7 +72,7 @@ _CREDENTIAL = re.compile(r"(?:Ph\.?\s?D|[A-Z][A-Z.\-]{0,5}[A-Z]®?)(?:\s\d+)?")
 # A byline piece that is a date, a time or a reading time rather than a name ("Mar 4", "3 hours ago", "5 min read").
 _NOT_A_NAME = re.compile(
     rf"{_MONTHS}\.?\s*\d|\d\s*{_MONTHS}|\d{{1,2}}[/.:]\d{{1,2}}|\d\s*(?:st|nd|rd|th|min|minutes?|hours?|days?|h|m)\b"
-    r"|\bago\b",
+    r"|\bago\b|\b(?:updated|published|posted|modified|reading time|read more|view (?:all|more)|more posts)\b",
     re.IGNORECASE,
 )
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||\band\b|&|\bwith\b|\s[-–—]\s|/|\n)\s*", re.IGNORECASE)
@@ -283,18 +285,19 @@ def split_authors(value: str | None) -> list[str]:
     names, roles = [], []
     pieces = re.split(f"({_AUTHOR_SPLIT.pattern})", _BY_PREFIX.sub("", value), flags=re.IGNORECASE)
     for separator, part in zip(["", *pieces[1::2]], pieces[0::2]):
-        part = _BY_PREFIX.sub("", part).strip(" .:-–—\u200b")
+        part = _BY_PREFIX.sub("", part + " ").strip(" .:-–—\u200b")
         if (separator.strip() == "," and names and _CREDENTIAL.fullmatch(part) and not names[-1].isupper()
                 and part.lower() not in AGENCIES):
             names[-1] = f"{names[-1]}, {part}"  # "Jane Doe, MD": a credential, not a second author
             continue
         dated = re.search(r"\d", part)
         tail = _NAME_TAIL.search(part)
-        # A lone trailing role word names a desk ("Metro Desk"), not a person's title.
-        if tail and len(part[:tail.start()].split()) >= 2 and not ROLE_WORDS.fullmatch(tail.group().strip()):
+        # A lone trailing desk word is part of the desk's name ("Metro Desk"), not a person's title.
+        if tail and len(part[:tail.start()].split()) >= 2 and not DESK_WORDS.fullmatch(tail.group().strip()):
             part = part[:tail.start()]  # "Jane Doe December 3, 2025" -> "Jane Doe"
         elif (date_tail := _DATE_TAIL.search(part)) and not ROLE_WORDS.search(part[:date_tail.start()]):
             part = part[:date_tail.start()]  # "Newsroom Nov 3" -> "Newsroom" (but "Updated: Nov 3" is no name)
+        part = re.sub(r"\s+\d+$", "", part)  # "Jane Doe 3": a count of comments or posts
         if re.fullmatch(rf"{_MONTHS}\.?", part, re.IGNORECASE):
             continue  # a month, not a name
         letters = len(re.findall(r"[^\W\d_]", part))

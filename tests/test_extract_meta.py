@@ -66,6 +66,13 @@ def test_an_update_line_or_a_list_of_dates_does_not_override_the_metadata():
         ("Updated 3 hours ago", []),
         ("Written by Eliz - Product marketer", ["Eliz"]),
         ("Liz Kenny Former McKinsey Consultant", ["Liz Kenny"]),
+        ("Rachel MacDonald Writer", ["Rachel MacDonald"]),  # a person's title after a full name goes
+        ("Harbour Politics Team", ["Harbour Politics Team"]),  # a desk's name stays whole
+        ("Yucy 3", ["Yucy"]),  # a count of comments
+        ("Written By", []),
+        ("Updated March", []),
+        ("View more posts", []),
+        ("Read more about The Upwork Team", []),
     ],
 )
 def test_split_authors_keeps_credentials_and_drops_roles_and_times(byline, names):
