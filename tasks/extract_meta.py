@@ -29,6 +29,7 @@ ARTICLE_TYPES = frozenset(
         "satiricalarticle", "advertisercontentarticle", "medicalscholarlyarticle", "recipe", "review",
     }
 )
+PAGE_TYPES = frozenset({"webpage", "itempage", "aboutpage", "faqpage", "qapage", "medicalwebpage", "collectionpage"})
 # Words that describe a writer's role or employer rather than name a person.
 _ROLES = (
     r"staff|writer|reporter|correspondent|editor|editors|contributor|columnist|journalist|"
@@ -214,6 +215,24 @@ def _walk_json_ld(value):
 
 def json_ld_article(tree) -> dict | None:
     """The page's JSON-LD Article-family object (the one with the longest body), or None."""
+    return article_node(json_ld_nodes(tree))
+
+
+def article_node(nodes: list[dict]) -> dict | None:
+    """Of JSON-LD objects, the Article-family one with the longest body, or None."""
+    found = [node for node in nodes if _types(node) & ARTICLE_TYPES]
+    if not found:
+        return None
+    return max(found, key=lambda node: (len(str(node.get("articleBody") or "")), bool(node.get("headline"))))
+
+
+def page_node(nodes: list[dict]) -> dict:
+    """Of JSON-LD objects, the WebPage-family one that dates the page (Yoast's @graph puts the dates there), or {}."""
+    return next((node for node in nodes if _types(node) & PAGE_TYPES and node.get("datePublished")), {})
+
+
+def json_ld_nodes(tree) -> list[dict]:
+    """Every object of the page's JSON-LD blocks, @graph members and nested lists included."""
     found = []
     for script in tree.xpath('//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]'):
         raw = (script.text or "").strip()
@@ -227,25 +246,23 @@ def json_ld_article(tree) -> dict | None:
                 document = json.loads(_TRAILING_COMMA.sub(r"\1", _CDATA.sub("", raw)), strict=False)
             except ValueError:
                 continue
-        found.extend(node for node in _walk_json_ld(document) if _types(node) & ARTICLE_TYPES)
-    if not found:
-        return None
-    return max(found, key=lambda node: (len(str(node.get("articleBody") or "")), bool(node.get("headline"))))
+        found.extend(_walk_json_ld(document))
+    return found
 
 
 def meta_tags(tree) -> dict[str, list[str]]:
-    """The contents of the page's <meta> tags by name, property and itemprop, in page order."""
+    """The contents of the page's <meta> tags by name, property and itemprop (lowercased), in page order."""
     found: dict[str, list[str]] = {}
     for node in tree.iter("meta"):
         for key in {node.get("name"), node.get("property"), node.get("itemprop")} - {None}:
-            found.setdefault(key, []).append(node.get("content"))
+            found.setdefault(key.lower(), []).append(node.get("content"))
     return found
 
 
 def _meta(metas: dict[str, list[str]], *names: str) -> str | None:
     """The first non-empty content of the <meta> tags named `names` (see `meta_tags`), tried in order."""
     for name in names:
-        for content in metas.get(name, ()):
+        for content in metas.get(name.lower(), ()):
             value = _text(content)
             if value:
                 return value
@@ -334,6 +351,15 @@ def byline_text(tree) -> str | None:
         if _BY_PREFIX.match(text) and len(text.split()) <= 8 and (name[:1].isupper() or name.startswith("the ")):
             return text  # "by project" in a filter list is no byline
     return None
+
+
+def meta_authors(metas: dict[str, list[str]]) -> list[str]:
+    """The authors the <meta> tags name: a scholarly page's several citation_author tags, else the
+    first byline tag (author, article:author, Parse.ly's, Dublin Core's, Yoast's "Written by")."""
+    cited = cited_authors(metas)
+    named = split_authors(_meta(metas, "author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
+                                "byl") or _labelled_meta(metas, "written by"))
+    return cited if len(cited) > 1 else named or cited
 
 
 def cited_authors(metas: dict[str, list[str]]) -> list[str]:
@@ -595,7 +621,8 @@ def _days_apart(a: datetime, b: datetime) -> int:
 def read_meta(tree, url: str | None) -> PageMeta:
     """The page's metadata from JSON-LD, then meta tags, then the HTML (its <h1> first for the title)."""
     meta = PageMeta()
-    article = json_ld_article(tree) or {}
+    nodes = json_ld_nodes(tree)
+    article = article_node(nodes) or {}
     metas = meta_tags(tree)
     meta.is_article = bool(article) or (_meta(metas, "og:type") or "").lower() == "article" or (
         _meta(metas, "article:published_time") is not None
@@ -603,7 +630,7 @@ def read_meta(tree, url: str | None) -> PageMeta:
     meta.site_name = read_site_name(article, metas)
     headline = read_title(meta, tree, article, metas, url)
     read_authors(meta, tree, article, metas, url, headline)
-    read_dates(meta, article, metas, headline)
+    read_dates(meta, article, metas, headline, page_node(nodes))
     meta.description = _text(article.get("description")) or _meta(metas, "og:description", "description")
     meta.body = _body_text(article.get("articleBody"))
     meta.section = _text(article.get("articleSection")) or _meta(metas, "article:section")
@@ -677,9 +704,7 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
     """
     found = [
         ("json-ld", _json_ld_authors(article)),
-        ("meta", split_authors(_meta(metas, "author", "article:author", "parsely-author", "sailthru.author",
-                                     "dc.creator", "DC.creator", "byl") or _labelled_meta(metas, "written by"))
-         or cited_authors(metas)),
+        ("meta", meta_authors(metas)),
         ("html", split_authors(dateline_byline(headline) if headline is not None else None)),
         ("html", marked_authors(tree)),
     ]
@@ -690,19 +715,21 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
     meta.author_source, meta.authors = (writers or found or [("html", last_resort)])[0]
 
 
-def read_dates(meta: PageMeta, article: dict, metas: dict[str, list[str]], headline) -> None:
+def read_dates(meta: PageMeta, article: dict, metas: dict[str, list[str]], headline, page: dict) -> None:
     """Set the publication and modification dates and their source: JSON-LD or meta tags, then the dateline.
 
-    The dateline by the headline fills a page without date metadata, and overrides the metadata
-    when it shows another date (see `read_dateline`).
+    The article's JSON-LD dates come first, then the meta tags', then those of the JSON-LD
+    WebPage (`page`). The dateline by the headline fills a page without date metadata, and
+    overrides the metadata when it shows another date (see `read_dateline`).
     """
     for source, published, modified in (
         ("json-ld", parse_date(article.get("datePublished") or article.get("dateCreated")),
          parse_date(article.get("dateModified"))),
         ("meta", parse_date(_meta(metas, "article:published_time", "datePublished", "og:published_time",
                                   "pubdate", "publish-date", "parsely-pub-date", "sailthru.date", "date",
-                                  "dc.date", "DC.date.issued", "citation_publication_date")),
+                                  "dc.date", "dc.date.issued", "citation_publication_date")),
          parse_date(_meta(metas, "article:modified_time", "dateModified", "og:updated_time"))),
+        ("json-ld", parse_date(page.get("datePublished")), parse_date(page.get("dateModified"))),
     ):
         if published:
             meta.date_published, meta.date_source, meta.date_modified = published, source, modified

@@ -81,7 +81,7 @@ def test_split_authors_keeps_credentials_and_drops_roles_and_times(byline, names
 
 def test_scholarly_pages_list_every_cited_author_first_name_first():
     tags = "".join(f'<meta name="citation_author" content="{name}">' for name in ("Roy, Aniruddha", "Patel, Jyoti"))
-    meta = meta_of(page(head=tags))
+    meta = meta_of(page(head=f'<meta name="DC.Creator" content="Aniruddha Roy">{tags}'))
     assert (meta.authors, meta.author_source) == (["Aniruddha Roy", "Jyoti Patel"], "meta")
 
 
@@ -142,3 +142,17 @@ def test_a_name_printed_in_the_dateline_without_by_is_the_last_resort(dateline, 
 def test_a_dateline_name_does_not_beat_the_metadata():
     meta = meta_of(page(head='<meta name="author" content="Sam Lee">', dateline="<p>Jane Doe · March 3, 2025</p>"))
     assert (meta.authors, meta.author_source) == (["Sam Lee"], "meta")
+
+
+def test_a_json_ld_webpage_dates_a_page_whose_article_object_does_not():
+    graph = {"@graph": [{"@type": "WebPage", "datePublished": "2021-01-27T10:00:00+00:00",
+                         "dateModified": "2021-04-15T10:00:00+00:00"},
+                        {"@type": "Article", "headline": HEADLINE}]}
+    meta = meta_of(page(json_ld=graph))
+    assert (meta.date_published.date(), meta.date_modified.date(), meta.date_source) == (
+        date(2021, 1, 27), date(2021, 4, 15), "json-ld")
+
+
+def test_meta_tag_names_are_read_in_any_case():
+    meta = meta_of(page(head='<meta name="DC.Date" content="2019-06-25"><meta name="Author" content="Jane Doe">'))
+    assert (meta.date_published.date(), meta.authors) == (date(2019, 6, 25), ["Jane Doe"])
