@@ -81,6 +81,9 @@ _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|«|:)\s+")
 # The same, and a colon after a word ("Jane's Blog: A Post"), for telling a blog's name in its title.
 _TITLE_PARTS = re.compile(_TITLE_SEPARATORS.pattern + r"|:\s+")
 _WORD = re.compile(r"\w+")
+_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)+")
+# A one-word label and its colon before a headline ("Blog:", "Title:").
+_HEADLINE_LABEL = re.compile(r"[A-Z]\w{1,15}:\s*")
 # A date as pages print it: "March 4, 2025", "4 Mar 2025", "2025-03-04", "03/04/2025".
 _PRINTED_DATE = re.compile(rf"\b(?:{DATE}|\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{4}})\b", re.IGNORECASE)
 # A date printed inside the <h1>, before the headline or after it with its label and byline.
@@ -442,7 +445,7 @@ def clean_title(title: str | None, site_name: str | None, url: str | None, h1: s
         return None
     parts = _TITLE_SEPARATORS.split(title)
     if len(parts) == 1:
-        return title
+        return _without_domain_word(title, site_name, url)
     if h1 and _folded(h1) in {_folded(p) for p in parts}:
         return h1
     kept = parts[:]
@@ -454,6 +457,27 @@ def clean_title(title: str | None, site_name: str | None, url: str | None, h1: s
         # "Headline | Short Brand": a short trailing part after a long one is the brand.
         kept = parts[:-1]
     return title if not kept else _join_parts(title, kept)
+
+
+def _without_domain_word(title: str, site_name: str | None, url: str | None) -> str:
+    """The title without the site's domain printed before or after it with no separator ("example.com Headline")."""
+    words = title.split()
+    if len(words) > 2 and _DOMAIN.fullmatch(words[0]) and names_site(words[0], site_name, url):
+        return " ".join(words[1:])
+    if len(words) > 2 and _DOMAIN.fullmatch(words[-1]) and names_site(words[-1], site_name, url):
+        return " ".join(words[:-1])
+    return title
+
+
+def unlabelled(headline: str, titles: list[str]) -> str:
+    """The headline without a label printed before it ("Blog: ...", "Title:..."), when a metadata
+    title (or one of its parts) is the rest of it and none carries the label."""
+    label = _HEADLINE_LABEL.match(headline)
+    if not label or any(_folded(headline) in _folded(title) for title in titles):
+        return headline  # no label, or one the titles carry too ("Opinion: ...")
+    rest = headline[label.end():]
+    known = {_folded(part) for title in titles for part in [title, *_TITLE_SEPARATORS.split(title)]}
+    return rest if _folded(rest) in known else headline
 
 
 def _join_parts(title: str, kept: list[str]) -> str:
@@ -668,7 +692,7 @@ def read_title(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]],
     # The <h1> that tells the headline's part of a "Headline | Site" title: not the site's name.
     hint = headline or (meta.h1 if meta.h1 and not names_site(meta.h1, meta.site_name, url) else None)
     for source, raw in (
-        ("html", headline and _HEADLINE_DATELINE.sub("", headline)),
+        ("html", headline and unlabelled(_HEADLINE_DATELINE.sub("", headline), titles)),
         ("json-ld", _text(article.get("headline") or article.get("name"))),
         ("meta", _meta(metas, "og:title", "twitter:title", "title", "headline")),
         ("html", page_title),

@@ -156,3 +156,16 @@ def test_a_json_ld_webpage_dates_a_page_whose_article_object_does_not():
 def test_meta_tag_names_are_read_in_any_case():
     meta = meta_of(page(head='<meta name="DC.Date" content="2019-06-25"><meta name="Author" content="Jane Doe">'))
     assert (meta.date_published.date(), meta.authors) == (date(2019, 6, 25), ["Jane Doe"])
+
+
+def test_a_label_before_the_headline_and_a_bare_domain_are_not_the_title():
+    labelled = page(head=f'<meta property="og:title" content="{HEADLINE} | The Harbour Gazette">').replace(
+        f"<h1>{HEADLINE}</h1>", f"<h1>Blog: {HEADLINE}</h1>")
+    assert meta_of(labelled).title == HEADLINE
+    # A label the metadata titles carry too is the headline's own ("Opinion: ...").
+    opinion = page(head=f'<meta property="og:title" content="Opinion: {HEADLINE}">').replace(
+        f"<h1>{HEADLINE}</h1>", f"<h1>Opinion: {HEADLINE}</h1>")
+    assert meta_of(opinion).title == f"Opinion: {HEADLINE}"
+    bare = page().replace(f"<title>{HEADLINE} | The Harbour Gazette</title>",
+                          f"<title>harbourgazette.example {HEADLINE}</title>").replace(f"<h1>{HEADLINE}</h1>", "")
+    assert meta_of(bare).title == HEADLINE
