@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from difflib import SequenceMatcher
 
 import trafilatura
 from htmldate import find_date
@@ -47,6 +48,9 @@ PUBLISHER_RATIO = 1.5
 BROADER_RATIO = 2.0
 # ... and two broader readings agree on its length within this share.
 BROADER_AGREEMENT = 0.3
+# A line that ends so announces what follows it ("The plan has three parts:"), a list item starts so.
+ANNOUNCES = ":"
+LIST_ITEM = "- "
 
 
 @dataclass
@@ -133,10 +137,11 @@ def choose_text(tree, url: str | None, settings: ExtractSettings) -> TextChoice:
 
     Precision mode leaves out boilerplate the other modes keep, but on some layouts it drops
     whole sections of the article. When it kept most of the page's paragraph text, nothing was
-    dropped and it wins at once (most pages: one extraction). Otherwise recall mode runs too, and
-    precision still wins unless it kept less than RECALL_RATIO of what recall found; and when
-    both stopped at the page's first block, default mode's text wins (`broader_text`). With
-    `favor_precision` off, recall mode alone runs.
+    dropped and it wins at once (most pages: one extraction), unless it announces lines it then
+    left out (`announces_missing_lines`: recall mode runs to restore them). Otherwise recall mode
+    runs too, and precision still wins (with what it announced restored) unless it kept less than
+    RECALL_RATIO of what recall found; and when both stopped at the page's first block, default
+    mode's text wins (`broader_text`). With `favor_precision` off, recall mode alone runs.
     """
     def candidate(source: str, reason: str, **mode) -> TextChoice:
         raw = extracted_text(tree, url, **mode)
@@ -147,12 +152,70 @@ def choose_text(tree, url: str | None, settings: ExtractSettings) -> TextChoice:
     paragraphs = sum(len(" ".join(p.text_content().split())) for p in tree.iter("p"))
     precision = candidate("precision", f"precision kept the page's paragraphs ({paragraphs} chars)", precision=True)
     if len(precision.text) >= PARAGRAPH_RATIO * paragraphs:
+        if announces_missing_lines(precision.text):
+            return restore_announced(precision, candidate("recall", "", recall=True))
         return precision
     recall = candidate("recall", "", recall=True)
     kept = f"precision kept {len(precision.text)} of recall's {len(recall.text)} chars"
-    chosen = recall if len(precision.text) < RECALL_RATIO * len(recall.text) else precision
-    chosen.reason = kept
+    if len(precision.text) < RECALL_RATIO * len(recall.text):
+        recall.reason = kept
+        return broader_text(tree, url, recall) or recall
+    precision.reason = kept
+    chosen = restore_announced(precision, recall)
     return broader_text(tree, url, chosen) or chosen
+
+
+def _lines(text: str) -> list[str]:
+    """The text's lines that hold a word."""
+    return [line for line in text.split("\n") if _WORDS.search(line)]
+
+
+def _line_key(line: str) -> str:
+    """A line's words, lowercased: two modes' copies of one paragraph compare equal."""
+    return " ".join(_WORDS.findall(line.lower()))
+
+
+def announces_missing_lines(text: str) -> bool:
+    """True when a line of the text announces what follows it (ends with ':') and no list item follows.
+
+    Precision mode drops most lists inside the body ("The plan has three parts:" then nothing);
+    such a line is the cheap sign that running recall mode is worth it.
+    """
+    lines = _lines(text)
+    return any(
+        line.rstrip().endswith(ANNOUNCES) and not following.lstrip().startswith(LIST_ITEM)
+        for line, following in zip(lines, lines[1:])
+    )
+
+
+def restore_announced(precision: TextChoice, recall: TextChoice) -> TextChoice:
+    """Precision's text with the lines recall kept right after a line announcing them (ends with ':').
+
+    The two texts are aligned line by line. Lines only recall kept are restored when they sit
+    between two stretches both kept (inside the article, not the teasers and footers around it)
+    and follow a precision line that announces them: the list, table or steps it introduced.
+    Other lines only recall kept stay out: on the dev sets they hold boilerplate for every two
+    words of body, and most of the leaked snippets.
+    """
+    lines, others = _lines(precision.text), _lines(recall.text)
+    opcodes = SequenceMatcher(
+        None, [_line_key(line) for line in lines], [_line_key(line) for line in others], autojunk=False
+    ).get_opcodes()
+    shared = [op for op in opcodes if op[0] == "equal"]
+    if not shared:
+        return precision
+    body_start, body_end = shared[0][4], shared[-1][3]  # recall's lines between its first and last shared stretch
+    kept, restored = [], 0
+    for tag, i1, i2, j1, j2 in opcodes:
+        kept += lines[i1:i2]
+        inside = tag != "equal" and body_start <= j1 < j2 <= body_end
+        if inside and i1 and lines[i1 - 1].rstrip().endswith(ANNOUNCES):
+            kept += others[j1:j2]
+            restored += j2 - j1
+    if not restored:
+        return precision
+    reason = f"{precision.reason}; {restored} lines of recall's restored after lines announcing them"
+    return TextChoice("\n".join(kept), precision.raw, precision.source, reason)
 
 
 def broader_text(tree, url: str | None, chosen: TextChoice) -> TextChoice | None:

@@ -15,7 +15,7 @@ from wirehouse.tasks.extract_meta import (
     clean_title, dateline_dates, json_ld_article, marked_authors, read_meta, split_authors, visible_headline,
     visible_text,
 )
-from wirehouse.tasks.extract_page import parse_html
+from wirehouse.tasks.extract_page import TextChoice, announces_missing_lines, parse_html, restore_announced
 from wirehouse.tasks.records import Article, Page, Rejection
 from wirehouse.tasks.urls import article_id, canonical_url, content_hash
 
@@ -222,6 +222,27 @@ def test_the_json_ld_body_wins_over_an_extraction_it_holds_twice_over(settings):
     assert isinstance(result, Article), result
     assert result.text_source == "json-ld" and "articleBody" in result.text_reason
     assert result.text == body
+
+
+def test_a_list_precision_dropped_after_the_line_announcing_it_is_restored(settings):
+    # Outside a container trafilatura knows, its precision mode drops the body's lists.
+    result = article("announced_list.html", settings)
+    assert "The package pays for four projects over the next five years:\n- Raised sea walls" in result.text
+    assert "- A text-message warning system for riverside streets\nOpponents argued" in result.text
+    assert result.text_source == "precision" and "4 lines of recall's restored" in result.text_reason
+    assert "Ferry timetable" not in result.text and "More from" not in result.text
+
+
+def test_only_announced_lines_inside_the_body_are_restored():
+    precision = TextChoice("Intro.\nIt has three parts:\nMiddle.\nEnd.", "", "precision", "whole")
+    recall = TextChoice("Menu\nIntro.\nIt has three parts:\n- one\n- two\nMiddle.\nA teaser\nEnd.\nLatest news",
+                        "", "recall", "")
+    assert announces_missing_lines(precision.text) and not announces_missing_lines(recall.text)
+    restored = restore_announced(precision, recall)
+    # The list follows the announcing line; the teaser follows none, the menu and footer are outside.
+    assert restored.text == "Intro.\nIt has three parts:\n- one\n- two\nMiddle.\nEnd."
+    assert restored.reason == "whole; 2 lines of recall's restored after lines announcing them"
+    assert restore_announced(precision, TextChoice("Other text.", "", "recall", "")) is precision
 
 
 def test_the_dateline_under_the_headline_dates_a_page_without_date_metadata():
