@@ -109,6 +109,8 @@ _NAME_LABEL = re.compile(r"(?:.*\bby|authors?|contributors?|written by)\s*:?", r
 _PERSON_NAME = re.compile(
     r"(?:[A-Z][\w'’.-]*\s+)(?:(?:[A-Z][\w'’.-]*|van|von|de|der|den|del|da|di|du|la|le|bin|al)\s+){0,2}[A-Z][\w'’-]*"
 )
+# What a byline prints between two names: ",", "and", "&", "with", ", and".
+_PRINTED_JOIN = re.compile(r"\s*(?:,|;|&|\band\b|\bwith\b|,\s*and\b|,\s*&)\s*", re.IGNORECASE)
 # A link to a writer's own page.
 _WRITER_PATH = re.compile(r"/(?:authors?|people|staff|profiles?|contributors?|writers?|team|u|by)/", re.IGNORECASE)
 # Lowercase words after a name ("Mahua Das in" a section): not the name.
@@ -131,6 +133,7 @@ class PageMeta:
     title: str | None = None
     title_source: str | None = None
     authors: list[str] = field(default_factory=list)
+    byline: str | None = None  # the authors joined as the page prints them ("Jane Doe and John Roe")
     author_source: str | None = None
     date_published: datetime | None = None
     date_modified: datetime | None = None
@@ -360,9 +363,14 @@ def meta_authors(metas: dict[str, list[str]]) -> list[str]:
     """The authors the <meta> tags name: a scholarly page's several citation_author tags, else the
     first byline tag (author, article:author, Parse.ly's, Dublin Core's, Yoast's "Written by")."""
     cited = cited_authors(metas)
-    named = split_authors(_meta(metas, "author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
-                                "byl") or _labelled_meta(metas, "written by"))
+    named = split_authors(_meta_byline(metas))
     return cited if len(cited) > 1 else named or cited
+
+
+def _meta_byline(metas: dict[str, list[str]]) -> str | None:
+    return _meta(metas, "author", "article:author", "parsely-author", "sailthru.author", "dc.creator", "byl") or (
+        _labelled_meta(metas, "written by")
+    )
 
 
 def cited_authors(metas: dict[str, list[str]]) -> list[str]:
@@ -737,7 +745,36 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
                if not all(names_site(name, meta.site_name, url) for name in names)]
     last_resort = (dateline_name(headline) if headline is not None else []) or split_authors(byline_text(tree))
     meta.author_source, meta.authors = (writers or found or [("html", last_resort)])[0]
+    if len(meta.authors) > 1:  # how the page joins them: its visible bylines first, then its metadata's
+        author = article.get("author")
+        printed = [dateline_byline(headline) if headline is not None else None, byline_text(tree),
+                   None if isinstance(author, list) else _text(author), _meta_byline(metas)]
+        meta.byline = printed_authors(meta.authors, printed)
+    else:
+        meta.byline = printed_authors(meta.authors, [])
 
+
+def printed_authors(names: list[str], printed: list[str | None]) -> str | None:
+    """The authors joined as the page prints them ("A and B", "A, B, and C"), or None for none.
+
+    The joins come from the first of the `printed` bylines that holds every name in order;
+    ", " between names when none does.
+    """
+    if not names:
+        return None
+    for text in filter(None, printed):
+        joins, end = [], None
+        for name in names:
+            start = text.find(name, end or 0)
+            if start < 0 or (end is not None and not _PRINTED_JOIN.fullmatch(text[end:start])):
+                break
+            if end is not None:
+                joins.append(" ".join(text[end:start].split()).replace(" ,", ","))
+            end = start + len(name)
+        else:
+            return names[0] + "".join(f"{join if join[0] == ',' else ' ' + join} {name}"
+                                      for join, name in zip(joins, names[1:]))
+    return ", ".join(names)
 
 def read_dates(meta: PageMeta, article: dict, metas: dict[str, list[str]], headline, page: dict) -> None:
     """Set the publication and modification dates and their source: JSON-LD or meta tags, then the dateline.

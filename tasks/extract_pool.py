@@ -103,7 +103,7 @@ def manifest_row(row_id: str, url: str, result: Article | Rejection) -> dict:
         "url": url,
         "text": result.text,
         "title": result.title,
-        "author": ", ".join(result.authors) or None,
+        "author": result.byline or ", ".join(result.authors) or None,
         "date": result.date_published.date().isoformat() if result.date_published else None,
         "outcome": "ok",
         "authors": result.authors,

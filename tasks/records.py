@@ -103,6 +103,8 @@ class Article:
     similarity: float | None = None
     # Set by stories: the id of the story's first article (articles about one event share it).
     story_id: str | None = None
+    # The authors joined as the page prints them ("Jane Doe and John Roe"); not landed, `authors` is.
+    byline: str | None = None
 
 
 @dataclass

