@@ -745,6 +745,8 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
                if not all(names_site(name, meta.site_name, url) for name in names)]
     last_resort = (dateline_name(headline) if headline is not None else []) or split_authors(byline_text(tree))
     meta.author_source, meta.authors = (writers or found or [("html", last_resort)])[0]
+    # "Jane Doe, The Gazette": the site beside its writers is their employer, not an author.
+    meta.authors = [name for name in meta.authors if not names_site(name, meta.site_name, url)] or meta.authors
     if len(meta.authors) > 1:  # how the page joins them: its visible bylines first, then its metadata's
         author = article.get("author")
         printed = [dateline_byline(headline) if headline is not None else None, byline_text(tree),

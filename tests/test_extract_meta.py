@@ -197,3 +197,13 @@ def test_the_manifest_author_is_the_printed_byline(tmp_path):
     result = extract_article(html, URL, load_settings().extract)
     row = manifest_row("1", URL, result)
     assert (row["author"], row["authors"]) == ("Jane Doe and John Roe", ["Jane Doe", "John Roe"])
+
+
+def test_the_site_beside_its_writers_is_not_an_author():
+    article = {"@type": "NewsArticle", "headline": HEADLINE,
+               "author": {"@type": "Person", "name": "Jane Doe and John Roe, The Harbour Gazette"}}
+    meta = meta_of(page(head='<meta property="og:site_name" content="The Harbour Gazette">', json_ld=article))
+    assert (meta.authors, meta.byline) == (["Jane Doe", "John Roe"], "Jane Doe and John Roe")
+    alone = {**article, "author": {"@type": "Person", "name": "The Harbour Gazette"}}
+    assert meta_of(page(head='<meta property="og:site_name" content="The Harbour Gazette">', json_ld=alone)).authors == [
+        "The Harbour Gazette"]
