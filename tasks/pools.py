@@ -12,12 +12,18 @@ Workers come from a "forkserver", not "fork": the calling process runs threads (
 loop, the log and event shippers, the flow's task threads), and forking a threaded process
 copies locks those threads may hold. The fork server imports `preload` once, so a new worker
 starts with it loaded (the first pool of a process decides what the server preloads).
+
+A worker exits when the process that started its pool is gone (killed, or a cancelled flow
+run's process stopped): left alone, such orphans were seen busy for ten minutes and more, and
+they keep the fork server alive too, since every worker holds its "client alive" pipe.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -55,7 +61,8 @@ class RecyclingPool:
             if self._executor is None or (self.jobs_per_worker and self._jobs >= self.jobs_per_worker * self.workers):
                 self._retire()
                 self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=self._context, initializer=self._initializer, initargs=self._initargs
+                    max_workers=self.workers, mp_context=self._context, initializer=_start_worker,
+                    initargs=(os.getpid(), self._initializer, self._initargs),
                 )
                 self._jobs = 0
                 self.generations += 1
@@ -82,6 +89,25 @@ class RecyclingPool:
         if self._executor is not None:
             self._executor.shutdown(wait=False)  # its queued jobs still run; then its workers exit
         self._executor = None
+
+
+def _start_worker(owner: int, initializer: Callable | None, initargs: tuple) -> None:
+    """In a new worker: watch the pool's owner process, then run the pool's own initializer."""
+    threading.Thread(target=_exit_without, args=(owner,), name="owner-watch", daemon=True).start()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _exit_without(owner: int, every: float = 1.0) -> None:
+    """End this worker as soon as process `owner` no longer exists."""
+    while True:
+        time.sleep(every)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the id now belongs to another user's process: ours is gone
+            os._exit(1)
 
 
 class PoolSlot:

@@ -59,3 +59,48 @@ def test_a_slot_keeps_its_pool_until_the_settings_change():
     finally:
         slot.shutdown()
     assert not slot.running(("b",))
+
+
+_ORPHAN_SCRIPT = """
+import os, sys, time
+from wirehouse.tasks.pools import RecyclingPool
+
+def _linger(seconds):
+    time.sleep(seconds)
+    return os.getpid()
+
+if __name__ == "__main__":
+    pool = RecyclingPool(2, 0)
+    futures = [pool.submit(os.getpid) for _ in range(4)]
+    print(" ".join(str(f.result()) for f in futures), flush=True)
+    pool.submit(_linger, 120)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.timeout(90)
+def test_workers_exit_when_the_process_that_started_them_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "owner.py"
+    script.write_text(_ORPHAN_SCRIPT)
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    workers = {int(pid) for pid in owner.stdout.readline().split()}
+    assert workers and owner.pid not in workers
+    os.kill(owner.pid, signal.SIGKILL)
+    owner.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.5)
+    assert not any(_alive(pid) for pid in workers), "pool workers outlived their owner"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
