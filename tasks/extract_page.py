@@ -51,6 +51,8 @@ BROADER_AGREEMENT = 0.3
 # A line that ends so announces what follows it ("The plan has three parts:"), a list item starts so.
 ANNOUNCES = ":"
 LIST_ITEM = "- "
+# A paragraph of at least this many words is prose, not a caption, a label or a button.
+PROSE_WORDS = 8
 
 
 @dataclass
@@ -149,7 +151,7 @@ def choose_text(tree, url: str | None, settings: ExtractSettings) -> TextChoice:
 
     if not settings.favor_precision:
         return candidate("recall", "recall only: favor_precision is off", recall=True)
-    paragraphs = sum(len(" ".join(p.text_content().split())) for p in tree.iter("p"))
+    paragraphs = sum(len(_paragraph_text(p)) for p in tree.iter("p"))
     precision = candidate("precision", f"precision kept the page's paragraphs ({paragraphs} chars)", precision=True)
     if len(precision.text) >= PARAGRAPH_RATIO * paragraphs:
         if announces_missing_lines(precision.text):
@@ -216,6 +218,60 @@ def restore_announced(precision: TextChoice, recall: TextChoice) -> TextChoice:
         return precision
     reason = f"{precision.reason}; {restored} lines of recall's restored after lines announcing them"
     return TextChoice("\n".join(kept), precision.raw, precision.source, reason)
+
+
+def continued_body(tree, chosen: TextChoice) -> TextChoice | None:
+    """The chosen text followed by the paragraphs of the containers that continue its own, or None.
+
+    Pages split the body over sibling containers of one class (ads, pictures and newsletter
+    boxes sit between them), and trafilatura keeps the first container only. The paragraphs of
+    the later ones are added when the text's first paragraph sits in such a container (a div or
+    a section: list items are records, not parts of one body), the text holds none of theirs, and
+    trafilatura's baseline, a broader reading of the page, finds BROADER_RATIO times more text
+    and holds them too.
+    """
+    box = _body_box(tree, chosen.text)
+    if box is None:
+        return None
+    kept = {_line_key(line) for line in _lines(chosen.text)}
+    later = [_paragraph_text(p) for sibling in _same_class_siblings(box) for p in sibling.iter("p")]
+    if any(_line_key(text) in kept for text in later):
+        return None
+    baseline = trafilatura.baseline(tree)[1]
+    if len(baseline) < BROADER_RATIO * len(chosen.text):
+        return None
+    broader = _line_key(baseline)
+    paragraphs = [text for text in later if len(text.split()) >= PROSE_WORDS and _line_key(text) in broader]
+    if not paragraphs:
+        return None
+    text = "\n".join([chosen.text, remove_boilerplate("\n".join(paragraphs))])
+    reason = f"{chosen.reason}; {len(paragraphs)} paragraphs added from the containers continuing its own"
+    return TextChoice(text, chosen.raw, chosen.source, reason)
+
+
+def _paragraph_text(element) -> str:
+    """An element's text with its whitespace folded."""
+    return " ".join(element.text_content().split())
+
+
+def _same_class_siblings(element) -> list:
+    """The later siblings of an element with its tag and class."""
+    return [sibling for sibling in element.itersiblings(element.tag) if sibling.get("class") == element.get("class")]
+
+
+def _body_box(tree, text: str):
+    """The div or section holding the text's first paragraph that later siblings of its class follow, or None."""
+    kept = {_line_key(line) for line in _lines(text)}
+    first = next(
+        (p for p in tree.iter("p") if len(_paragraph_text(p).split()) >= PROSE_WORDS and _line_key(_paragraph_text(p)) in kept),
+        None,
+    )
+    box = first.getparent() if first is not None else None
+    while box is not None and box.tag in ("div", "section"):
+        if box.get("class") and _same_class_siblings(box):
+            return box
+        box = box.getparent()
+    return None
 
 
 def broader_text(tree, url: str | None, chosen: TextChoice) -> TextChoice | None:
@@ -312,6 +368,7 @@ def extract_article(
         return Rejection(url, "not_article", reason)
 
     choice = choose_text(tree, url, settings)
+    choice = continued_body(tree, choice) or choice
     choice = publisher_body(meta.body, choice) or choice
     reason = wall_reason(choice.raw, choice.text, settings) or section_front_reason(choice.text, tree, meta)
     if reason:

@@ -15,7 +15,9 @@ from wirehouse.tasks.extract_meta import (
     clean_title, dateline_dates, json_ld_article, marked_authors, read_meta, split_authors, visible_headline,
     visible_text,
 )
-from wirehouse.tasks.extract_page import TextChoice, announces_missing_lines, parse_html, restore_announced
+from wirehouse.tasks.extract_page import (
+    TextChoice, announces_missing_lines, continued_body, parse_html, restore_announced,
+)
 from wirehouse.tasks.records import Article, Page, Rejection
 from wirehouse.tasks.urls import article_id, canonical_url, content_hash
 
@@ -243,6 +245,25 @@ def test_only_announced_lines_inside_the_body_are_restored():
     assert restored.text == "Intro.\nIt has three parts:\n- one\n- two\nMiddle.\nEnd."
     assert restored.reason == "whole; 2 lines of recall's restored after lines announcing them"
     assert restore_announced(precision, TextChoice("Other text.", "", "recall", "")) is precision
+
+
+def test_a_body_split_over_sibling_containers_is_joined(settings):
+    # trafilatura keeps the first of the "article-body" containers an ad and a picture separate.
+    result = article("split_body.html", settings)
+    assert "The package sets aside 42 million dollars" in result.text and "Residents of the lower town" in result.text
+    assert "4 paragraphs added from the containers continuing its own" in result.text_reason
+    assert "Advertisement" not in result.text and "Photo: Harbour Gazette" not in result.text
+    assert "Sign up for our daily newsletter" not in result.text
+
+
+def test_list_entries_of_one_class_are_not_a_split_body():
+    entries = "".join(
+        f'<li class="entry"><p>Product {n} is a note-taking app with tags, themes and offline sync for teams.</p></li>'
+        for n in range(6)
+    )
+    tree = parse_html(f"<html><body><ul>{entries}</ul></body></html>")
+    chosen = TextChoice("Product 0 is a note-taking app with tags, themes and offline sync for teams.", "", "precision", "")
+    assert continued_body(tree, chosen) is None
 
 
 def test_the_dateline_under_the_headline_dates_a_page_without_date_metadata():
