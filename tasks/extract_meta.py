@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from html import unescape
 from urllib.parse import urlsplit
@@ -527,7 +529,8 @@ def visible_headline(h1s: list[str], titles: list[str], site_name: str | None, u
     return best if shared(best) >= 0.5 else None
 
 
-def _near_headline(headline, axis: str = "following", chars: int = DATELINE_CHARS) -> list:
+@lru_cache(maxsize=4)  # the byline, the names and the dates of one page read the same pieces
+def _near_headline(headline, axis: str = "following", chars: int = DATELINE_CHARS) -> tuple:
     """The text pieces and <time datetime> values either side of the headline, in document order.
 
     `axis` is "following" (the byline and the dateline are usually under the headline) or
@@ -545,7 +548,7 @@ def _near_headline(headline, axis: str = "following", chars: int = DATELINE_CHAR
         seen_chars += 0 if piece.is_attribute else len(piece.strip())
         if seen_chars > chars:
             break
-    return pieces if axis == "following" else pieces[::-1]
+    return tuple(pieces if axis == "following" else pieces[::-1])
 
 
 def dateline_dates(headline) -> list[tuple[datetime, bool]]:
@@ -743,27 +746,35 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
     found = [(source, names) for source, names in found if names]
     writers = [(source, names) for source, names in found
                if not all(names_site(name, meta.site_name, url) for name in names)]
-    last_resort = (dateline_name(headline) if headline is not None else []) or split_authors(byline_text(tree))
-    meta.author_source, meta.authors = (writers or found or [("html", last_resort)])[0]
+    meta.author_source, meta.authors = (writers or found or [("html", last_resort_authors(tree, headline))])[0]
     # "Jane Doe, The Gazette": the site beside its writers is their employer, not an author.
     meta.authors = [name for name in meta.authors if not names_site(name, meta.site_name, url)] or meta.authors
-    if len(meta.authors) > 1:  # how the page joins them: its visible bylines first, then its metadata's
-        author = article.get("author")
-        printed = [dateline_byline(headline) if headline is not None else None, byline_text(tree),
-                   None if isinstance(author, list) else _text(author), _meta_byline(metas)]
-        meta.byline = printed_authors(meta.authors, printed)
-    else:
-        meta.byline = printed_authors(meta.authors, [])
+    meta.byline = printed_authors(meta.authors, printed_bylines(tree, article, metas, headline))
 
 
-def printed_authors(names: list[str], printed: list[str | None]) -> str | None:
+def printed_bylines(tree, article: dict, metas: dict[str, list[str]], headline) -> Iterator[str | None]:
+    """The page's bylines as printed, each read only when asked for: the visible ones first
+    (under the headline, then anywhere), then the JSON-LD author's and the meta tag's."""
+    yield dateline_byline(headline) if headline is not None else None
+    yield byline_text(tree)
+    author = article.get("author")
+    yield None if isinstance(author, list) else _text(author)
+    yield _meta_byline(metas)
+
+
+def last_resort_authors(tree, headline) -> list[str]:
+    """A name printed in the dateline without "By", else a "By ..." line anywhere on the page."""
+    return (dateline_name(headline) if headline is not None else []) or split_authors(byline_text(tree))
+
+
+def printed_authors(names: list[str], printed: Iterable[str | None]) -> str | None:
     """The authors joined as the page prints them ("A and B", "A, B, and C"), or None for none.
 
     The joins come from the first of the `printed` bylines that holds every name in order;
     ", " between names when none does.
     """
-    if not names:
-        return None
+    if len(names) < 2:
+        return names[0] if names else None
     for text in filter(None, printed):
         joins, end = [], None
         for name in names:
