@@ -72,7 +72,9 @@ FAMILIES: dict[str, re.Pattern] = {
         r"^(?:newsletter|sign up|sign in|log ?in|register|subscribe)\W*$|receive notifications about new|"
         # anywhere in a short line: "For daily wit, sign up for the Almanac newsletter."
         r"\b(?:sign(?:ing)? up for|subscribe to|join) (?:our|my|the)\b[^.!?]{0,40}\b(?:newsletters?|mailing list)\b|"
-        r"\b(?:into|to|in) your inbox\b|\bunsubscribe\b)",
+        r"\b(?:into|to|in) your inbox\b|\bunsubscribe\b|"
+        # a blog platform's follow and referral prompts: "Join X for free to get updates from this writer."
+        r"\bget updates from (?:this|the) (?:writer|author|publication)\b|\btell your friends and (?:get|earn) rewards\b)",
         re.IGNORECASE,
     ),
     "credit": re.compile(
@@ -155,6 +157,7 @@ FAMILIES: dict[str, re.Pattern] = {
         r"(?:previous|next) (?:article|story|post)|go to (?:comments|top)|table of contents|contents|"
         r"jump to (?:the )?[\w ]{1,30}|back to [\w ]{1,30}|tags?|categories|category|blog|pin (?:it |this )?for later|"
         r"print(?: this)?(?: article| page| recipe)?|order reprints|text size|"
+        r"(?:please )?select (?:which|the) sections (?:you would like )?to print|"
         r"an error has occurred.{0,40}|please try again later)\W*$",
         re.IGNORECASE,
     ),
