@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -601,7 +600,7 @@ def dateline_name(headline) -> list[str]:
     links to the writer's page (an /author/ path, not a section's). The dateline ends where the
     body starts (the first long piece of text).
     """
-    pieces = []
+    pieces = []  # up to where the body starts
     for piece in _near_headline(headline):
         if len(" ".join(str(piece).split())) > BODY_PIECE_CHARS:
             break
