@@ -116,6 +116,8 @@ _PRINTED_JOIN = re.compile(r"\s*(?:,|;|&|\band\b|\bwith\b|,\s*and\b|,\s*&)\s*", 
 _WRITER_PATH = re.compile(r"/(?:authors?|people|staff|profiles?|contributors?|writers?|team|u|by)/", re.IGNORECASE)
 # Lowercase words after a name ("Mahua Das in" a section): not the name.
 _TRAILING_WORDS = re.compile(r"(?:\s+[a-z]\w*)+$")
+# A date in a URL's path: /2025/12/18/, /2025-12-18-.
+_URL_DATE = re.compile(r"/(?P<year>(?:19|20)\d\d)[/-](?P<month>[01]?\d)[/-](?P<day>[0-3]?\d)(?:[/-]|$)")
 # A printed date this many days from the metadata's is the same moment in another time zone.
 ZONE_DAYS = 1
 _TAG = re.compile(r"<[^>]+>")
@@ -664,7 +666,7 @@ def read_meta(tree, url: str | None) -> PageMeta:
     meta.site_name = read_site_name(article, metas)
     headline = read_title(meta, tree, article, metas, url)
     read_authors(meta, tree, article, metas, url, headline)
-    read_dates(meta, article, metas, headline, page_node(nodes))
+    read_dates(meta, article, metas, headline, page_node(nodes), url)
     meta.description = _text(article.get("description")) or _meta(metas, "og:description", "description")
     meta.body = _body_text(article.get("articleBody"))
     meta.section = _text(article.get("articleSection")) or _meta(metas, "article:section")
@@ -788,12 +790,26 @@ def printed_authors(names: list[str], printed: Iterable[str | None]) -> str | No
                                       for join, name in zip(joins, names[1:]))
     return ", ".join(names)
 
-def read_dates(meta: PageMeta, article: dict, metas: dict[str, list[str]], headline, page: dict) -> None:
+def url_date(url: str | None) -> datetime | None:
+    """The date a URL's path spells ("/2025/12/18/slug", "/2025-12-18-slug"), or None."""
+    match = _URL_DATE.search(urlsplit(url or "").path)
+    if not match:
+        return None
+    try:
+        return datetime(int(match["year"]), int(match["month"]), int(match["day"]))
+    except ValueError:
+        return None
+
+
+def read_dates(
+    meta: PageMeta, article: dict, metas: dict[str, list[str]], headline, page: dict, url: str | None
+) -> None:
     """Set the publication and modification dates and their source: JSON-LD or meta tags, then the dateline.
 
     The article's JSON-LD dates come first, then the meta tags', then those of the JSON-LD
     WebPage (`page`). The dateline by the headline fills a page without date metadata, and
-    overrides the metadata when it shows another date (see `read_dateline`).
+    overrides the metadata when it shows another date (see `read_dateline`); the URL's date fills
+    a page without either.
     """
     for source, published, modified in (
         ("json-ld", parse_date(article.get("datePublished") or article.get("dateCreated")),
@@ -809,6 +825,8 @@ def read_dates(meta: PageMeta, article: dict, metas: dict[str, list[str]], headl
             break
     if headline is not None:
         read_dateline(meta, headline)
+    if meta.date_published is None and (published := url_date(url)):
+        meta.date_published, meta.date_source = published, "url"
 
 
 def same_host(a: str | None, b: str | None) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -207,3 +207,9 @@ def test_the_site_beside_its_writers_is_not_an_author():
     alone = {**article, "author": {"@type": "Person", "name": "The Harbour Gazette"}}
     assert meta_of(page(head='<meta property="og:site_name" content="The Harbour Gazette">', json_ld=alone)).authors == [
         "The Harbour Gazette"]
+
+
+def test_the_url_dates_a_page_with_no_other_date():
+    meta = meta_of(page())  # URL: .../news/2025/03/03/council-approves-flood-budget
+    assert (meta.date_published, meta.date_source) == (datetime(2025, 3, 3), "url")
+    assert read_meta(parse_html(page()), "https://www.harbourgazette.example/news/council").date_published is None
