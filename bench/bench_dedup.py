@@ -266,7 +266,7 @@ class WarehouseRuns:
         """Dedup and story-assign one batch against everything landed, then land it as a run."""
         with open_run(self.warehouse, self.settings.warehouse) as run_id:
             prints = fingerprint_articles(batch, self.settings.dedup)
-            known = read_dedup_candidates(self.warehouse, prints, [a.content_hash for a in batch])
+            known = read_dedup_candidates(self.warehouse, prints, [a.content_hash for a in batch], self.settings.dedup)
             result = assign_duplicates(batch, prints, known, self.settings.dedup)
             assign_window_stories(self.index, batch, mentions, known)
             report = RunReport(run_id=run_id, warehouse=str(self.warehouse), started_at=datetime.now(timezone.utc))
@@ -345,16 +345,21 @@ class DiskIndex:
 
     def _candidates(self, prints, batch: list[Article]) -> list[KnownArticle]:
         """As read_dedup_candidates: matches and their canonicals with text, their groups' other members without."""
-        self.con.register("probe", pa.table(_band_rows(prints)))
+        probe = {"print": pa.array([n for n, p in enumerate(prints) for _ in p.bands], pa.int32()), **_band_rows(prints)}
+        self.con.register("probe", pa.table(probe))
         self.con.register("probe_hashes", pa.table({"content_hash": [a.content_hash for a in batch]}))
         matches = {row[0] for row in self.con.execute(
             """
-            with hits as (
-                select distinct number from bands join probe using (band, hash)
+            with shared as (
+                select probe.print, number, band < $whole_bands as whole, count(*) as n from bands join probe using (band, hash) group by all
+            ),
+            hits as (
+                select distinct number from shared where n >= $min_shared
             )
             select article_id from landed
             where number in (select number from hits) or content_hash in (select content_hash from probe_hashes)
-            """
+            """,
+            {"whole_bands": self.settings.dedup.num_perm // self.settings.dedup.band_rows, "min_shared": self.settings.dedup.min_shared_bands},
         ).fetchall()}
         roots = {self.canonical.get(m, m) for m in matches}
         compared = matches | roots

@@ -58,6 +58,7 @@ class DedupSettings(BaseModel):
     lede_words: int
     lede_num_perm: int
     lede_band_rows: int
+    min_shared_bands: int
 
 
 class StoriesSettings(BaseModel):

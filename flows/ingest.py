@@ -135,7 +135,7 @@ def process_pages(
         entities = resolve(big(enriched), big(read_aliases(warehouse, big(enriched))))
     with timed_stage(report, "dedup", on_progress):
         prints = [prints_by_version[v] for v in versions]
-        candidates = read_candidates(warehouse, big(prints), big(changed))
+        candidates = read_candidates(warehouse, big(prints), big(changed), settings.dedup)
         duplicates = dedup_articles(big(changed), big(prints), big(candidates), settings.dedup)
     with timed_stage(report, "stories", on_progress):
         recent, known_stories = read_stories(warehouse, big(changed), settings.stories, big(window))

@@ -37,7 +37,7 @@ import hashlib
 import re
 import unicodedata
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -226,8 +226,12 @@ class _Groups:
             self.buckets[(band, value)].append(article_id)
 
     def candidates(self, print_: Fingerprint) -> set[str]:
-        """Articles sharing a band with the print, other than itself and its own group's members."""
-        found = {other for band, value in enumerate(print_.bands) for other in self.buckets.get((band, value), ())}
+        """Articles sharing enough bands with the print (`shared_enough`), other than itself and its group's members."""
+        whole = self.settings.num_perm // self.settings.band_rows
+        shared: Counter[tuple[str, bool]] = Counter(
+            (other, band < whole) for band, value in enumerate(print_.bands) for other in self.buckets.get((band, value), ())
+        )
+        found = {other for (other, _), count in shared.items() if count >= self.settings.min_shared_bands}
         return {other for other in found if other != print_.article_id and self.root[other] != print_.article_id}
 
     def best_near(self, print_: Fingerprint, candidates: set[str]) -> tuple[str, float] | None:

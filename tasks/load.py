@@ -19,7 +19,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from wirehouse.config.settings import FetchSettings, StoriesSettings, WarehouseSettings
+from wirehouse.config.settings import DedupSettings, FetchSettings, StoriesSettings, WarehouseSettings
 from wirehouse.tasks.dedup import DedupResult, DuplicateLink, Fingerprint, KnownArticle
 from wirehouse.tasks.entities import KnownEntity, Resolution, mention_keys
 from wirehouse.tasks.frontier import FailedUrl, Frontier, FrontierState, ListingState, split_failed
@@ -313,33 +313,42 @@ def read_known_versions(warehouse: Path, article_ids: list[str]) -> dict[str, st
     return dict(rows)
 
 
-def read_dedup_candidates(warehouse: Path, prints: list[Fingerprint], content_hashes: list[str]) -> list[KnownArticle]:
+def read_dedup_candidates(
+    warehouse: Path, prints: list[Fingerprint], content_hashes: list[str], settings: DedupSettings
+) -> list[KnownArticle]:
     """Landed articles dedup needs for a batch: joins on the index, then the groups they are in.
 
     Returns:
-        With their text: the articles sharing an LSH band or a content hash with the batch, and
-        the canonicals of their groups. Without text: the other members of those groups (to
-        re-point if their canonical changes).
+        With their text: the articles sharing a content hash, or `settings.min_shared_bands`
+        whole-text or lede LSH bands, with an article of the batch, and the canonicals of their
+        groups. Without text: the other members of those groups (to re-point if their canonical
+        changes).
     """
     if not prints:
         return []
     bands = pa.table(
         {
+            "print": [number for number, p in enumerate(prints) for _ in p.bands],
             "band": [band for p in prints for band in range(len(p.bands))],
             "hash": [value for p in prints for value in p.bands],
         },
-        schema=pa.schema([("band", pa.int16()), ("hash", pa.int64())]),
+        schema=pa.schema([("print", pa.int32()), ("band", pa.int16()), ("hash", pa.int64())]),
     )
+    whole_bands = settings.num_perm // settings.band_rows
     with db.connect(warehouse) as con:
         con.register("batch_bands", bands)
         con.register("batch_hashes", pa.table({"content_hash": content_hashes}))
         # Narrow columns first: the view's newest-version pass then never reads a text.
         rows = con.execute(
             """
-            with band_matches as (
-                select distinct article_bands.article_id
+            with shared_bands as (
+                select batch_bands.print, article_bands.article_id, batch_bands.band < $whole_bands as whole, count(*) as shared
                 from article_bands
                 join batch_bands using (band, hash)
+                group by all
+            ),
+            band_matches as (
+                select distinct article_id from shared_bands where shared >= $min_shared
             ),
             current_articles as (
                 select article_id, content_hash, duplicate_of, duplicate_kind, similarity, story_id, loaded_by_run
@@ -365,7 +374,8 @@ def read_dedup_candidates(warehouse: Path, prints: list[Fingerprint], content_ha
                     or duplicate_of in (select canonical from matches)
             )
             select * from final
-            """
+            """,
+            {"whole_bands": whole_bands, "min_shared": settings.min_shared_bands},
         ).fetchall()
         texts = _current_texts(con, warehouse, [(row[0], row[7]) for row in rows if row[2]])
     return [KnownArticle(a_id, digest, texts.get(a_id), *rest) for a_id, digest, _, *rest, _ in rows]
@@ -727,9 +737,9 @@ def select_changed(warehouse: Path, extracted: tuple[list[Article], list[Rejecti
 
 
 @task(name="read-dedup-candidates", cache_policy=NO_CACHE)
-def read_candidates(warehouse: Path, prints: list[Fingerprint], articles: list[Article]) -> list[KnownArticle]:
+def read_candidates(warehouse: Path, prints: list[Fingerprint], articles: list[Article], settings: DedupSettings) -> list[KnownArticle]:
     """Prefect task: landed articles that may be copies of the batch's."""
-    return read_dedup_candidates(warehouse, prints, [a.content_hash for a in articles])
+    return read_dedup_candidates(warehouse, prints, [a.content_hash for a in articles], settings)
 
 
 @task(name="read-story-state", cache_policy=NO_CACHE)

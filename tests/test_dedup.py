@@ -161,7 +161,7 @@ def _land(warehouse, settings, articles):
     """One run over `articles`: candidates from the warehouse's index, dedup, land, commit."""
     with open_run(warehouse, settings.warehouse) as run_id:
         prints = fingerprint_articles(articles, settings.dedup)
-        known = read_dedup_candidates(warehouse, prints, [a.content_hash for a in articles])
+        known = read_dedup_candidates(warehouse, prints, [a.content_hash for a in articles], settings.dedup)
         result = assign_duplicates(articles, prints, known, settings.dedup)
         report = RunReport(run_id=run_id, warehouse=str(warehouse), started_at=datetime.now(timezone.utc))
         land_run(warehouse, report, [], [], articles, prints, [], Resolution(), list(result.links.values()))
