@@ -446,11 +446,15 @@ def names_site(part: str, site_name: str | None, url: str | None) -> bool:
     )
 
 
-def clean_title(title: str | None, site_name: str | None, url: str | None, h1: str | None = None) -> str | None:
+def clean_title(
+    title: str | None, site_name: str | None, url: str | None, h1: str | None = None, printed: bool = False
+) -> str | None:
     """A headline without its site-name suffix or prefix ("Headline | Site", "Site - Headline").
 
     When the page's <h1> is one of the title's parts, that part is the headline; otherwise the
-    parts naming the site (its name or its host) are dropped.
+    parts naming the site (its name or its host) are dropped. A short last part is taken for the
+    brand ("Headline | Brand"), but not one after a dash in the `printed` headline: there it is
+    a subtitle ("How to replace brake pads – From a Mechanic").
     """
     if not title:
         return None
@@ -464,7 +468,8 @@ def clean_title(title: str | None, site_name: str | None, url: str | None, h1: s
         kept.pop()
     while len(kept) > 1 and names_site(kept[0], site_name, url):
         kept.pop(0)
-    if len(kept) == len(parts) and len(parts[-1].split()) <= 4 and len(parts[0].split()) > 4:
+    subtitled = printed and "|" not in title
+    if not subtitled and len(kept) == len(parts) and len(parts[-1].split()) <= 4 and len(parts[0].split()) > 4:
         # "Headline | Short Brand": a short trailing part after a long one is the brand.
         kept = parts[:-1]
     return title if not kept else _join_parts(title, kept)
@@ -703,19 +708,21 @@ def read_title(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]],
     headline = visible_headline(h1s, titles, meta.site_name, url)
     # The <h1> that tells the headline's part of a "Headline | Site" title: not the site's name.
     hint = headline or (meta.h1 if meta.h1 and not names_site(meta.h1, meta.site_name, url) else None)
-    for source, raw in (
-        ("html", headline and unlabelled(_HEADLINE_DATELINE.sub("", headline), titles)),
-        ("json-ld", _text(article.get("headline") or article.get("name"))),
-        ("meta", _meta(metas, "og:title", "twitter:title", "title", "headline")),
-        ("html", page_title),
-        ("html", meta.h1),
+    # A dash's subtitle stays in the printed headline (see clean_title), unless it repeats the <title>.
+    for source, raw, printed in (
+        ("html", headline and unlabelled(_HEADLINE_DATELINE.sub("", headline), titles), headline != page_title),
+        ("json-ld", _text(article.get("headline") or article.get("name")), False),
+        ("meta", _meta(metas, "og:title", "twitter:title", "title", "headline"), False),
+        ("html", page_title, False),
+        ("html", meta.h1, False),
     ):
         if raw:
-            meta.title, meta.title_source = clean_title(raw, meta.site_name, url, hint), source
+            meta.title, meta.title_source = clean_title(raw, meta.site_name, url, hint, printed), source
             break
     if meta.title_source == "json-ld":
         read_whole_headline(meta, titles[1:], url)
     return h1_elements[h1s.index(headline)] if headline else None
+
 
 
 def read_whole_headline(meta: PageMeta, titles: list[str], url: str | None) -> None:

@@ -213,3 +213,12 @@ def test_the_url_dates_a_page_with_no_other_date():
     meta = meta_of(page())  # URL: .../news/2025/03/03/council-approves-flood-budget
     assert (meta.date_published, meta.date_source) == (datetime(2025, 3, 3), "url")
     assert read_meta(parse_html(page()), "https://www.harbourgazette.example/news/council").date_published is None
+
+
+def test_a_subtitle_after_a_dash_stays_in_the_printed_headline():
+    subtitled = f"{HEADLINE} – What It Means"
+    html = page().replace(f"<h1>{HEADLINE}</h1>", f"<h1>{subtitled}</h1>")
+    assert meta_of(html).title == subtitled
+    # In a <title>, the short part after the headline is the brand.
+    assert meta_of(page().replace(f"<h1>{HEADLINE}</h1>", "").replace(
+        "| The Harbour Gazette", "- Gazette Online")).title == HEADLINE
