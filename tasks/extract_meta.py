@@ -752,12 +752,19 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
         ("html", marked_authors(tree)),
     ]
     found = [(source, names) for source, names in found if names]
-    writers = [(source, names) for source, names in found
-               if not all(names_site(name, meta.site_name, url) for name in names)]
+    writers = [(source, names) for source, names in found if not _names_only_site(names, meta.site_name, url)]
+    if found and not writers and headline is not None and not any(DESK_WORDS.search(n) for _, ns in found for n in ns):
+        # The site named as the author ("Example News", not its "Example Team"): a writer printed in the dateline wins.
+        printed = dateline_name(headline)
+        writers = [("html", printed)] if printed and not _names_only_site(printed, meta.site_name, url) else []
     meta.author_source, meta.authors = (writers or found or [("html", last_resort_authors(tree, headline))])[0]
     # "Jane Doe, The Gazette": the site beside its writers is their employer, not an author.
     meta.authors = [name for name in meta.authors if not names_site(name, meta.site_name, url)] or meta.authors
     meta.byline = printed_authors(meta.authors, printed_bylines(tree, article, metas, headline))
+
+
+def _names_only_site(names: list[str], site_name: str | None, url: str | None) -> bool:
+    return all(names_site(name, site_name, url) for name in names)
 
 
 def printed_bylines(tree, article: dict, metas: dict[str, list[str]], headline) -> Iterator[str | None]:

@@ -222,3 +222,15 @@ def test_a_subtitle_after_a_dash_stays_in_the_printed_headline():
     # In a <title>, the short part after the headline is the brand.
     assert meta_of(page().replace(f"<h1>{HEADLINE}</h1>", "").replace(
         "| The Harbour Gazette", "- Gazette Online")).title == HEADLINE
+
+
+def test_a_writer_in_the_dateline_beats_the_site_named_as_the_author():
+    dateline = "<p><span>Jane Doe</span> · <span>March 3, 2025</span></p>"
+    site = '<meta property="og:site_name" content="The Harbour Gazette">'
+    meta = meta_of(page(head=f'{site}<meta name="author" content="The Harbour Gazette">',
+                        dateline=dateline))
+    assert (meta.authors, meta.author_source) == (["Jane Doe"], "html")
+    # A desk of the site is a byline of its own.
+    meta = meta_of(page(head=f'{site}<meta name="author" content="The Harbour Gazette Team">',
+                        dateline=dateline))
+    assert (meta.authors, meta.author_source) == (["The Harbour Gazette Team"], "meta")
