@@ -769,8 +769,11 @@ def _names_only_site(names: list[str], site_name: str | None, url: str | None) -
 
 def printed_bylines(tree, article: dict, metas: dict[str, list[str]], headline) -> Iterator[str | None]:
     """The page's bylines as printed, each read only when asked for: the visible ones first
-    (under the headline, then anywhere), then the JSON-LD author's and the meta tag's."""
-    yield dateline_byline(headline) if headline is not None else None
+    (under the headline, its text as a whole, then anywhere), then the JSON-LD author's and the meta tag's."""
+    if headline is not None:
+        yield dateline_byline(headline)
+        # The dateline's pieces joined: "By <a>A</a>, <a>B</a>, and <a>C</a>" is pieces.
+        yield " ".join(str(piece) for piece in _near_headline(headline) if not piece.is_attribute)
     yield byline_text(tree)
     author = article.get("author")
     yield None if isinstance(author, list) else _text(author)

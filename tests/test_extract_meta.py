@@ -234,3 +234,10 @@ def test_a_writer_in_the_dateline_beats_the_site_named_as_the_author():
     meta = meta_of(page(head=f'{site}<meta name="author" content="The Harbour Gazette Team">',
                         dateline=dateline))
     assert (meta.authors, meta.author_source) == (["The Harbour Gazette Team"], "meta")
+
+
+def test_a_byline_of_linked_names_keeps_its_printed_joins():
+    links = ", ".join(f"<a href='/authors/{n}'>{n}</a>" for n in ("Jane Doe", "John Roe"))
+    meta = meta_of(page(head='<meta name="author" content="Jane Doe, John Roe, Ana Cruz">',
+                        dateline=f"<p>Written by {links}, and <a href='/authors/ac'>Ana Cruz</a></p>"))
+    assert meta.byline == "Jane Doe, John Roe, and Ana Cruz"
