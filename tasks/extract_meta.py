@@ -586,11 +586,14 @@ def _printed_dates(pieces: list) -> list[tuple[datetime, bool]]:
 
 def dateline_byline(headline) -> str | None:
     """The byline printed just after the headline element ("By Jane Doe", "Written by: Jane Doe"), or None."""
-    texts = [" ".join(str(piece).split()) for piece in _near_headline(headline) if not piece.is_attribute]
+    pieces = [piece for piece in _near_headline(headline) if not piece.is_attribute]
+    texts = [" ".join(str(piece).split()) for piece in pieces]
     for index, text in enumerate(texts):
         if not _BY_PREFIX.match(text + " "):
             continue
         if not _BY_PREFIX.sub("", text + " ").strip() and index + 1 < len(texts):
+            if _links_to_a_tag(pieces[index + 1]):
+                return None  # "By" and a category's link: no byline
             text = f"{text} {texts[index + 1]}"  # "By " and the linked name are two pieces
         name = _BY_PREFIX.sub("", text + " ").strip()
         # A name starts with a capital: "by printing one of ..." is prose.
@@ -629,6 +632,12 @@ def _links_to_a_writer(piece) -> bool:
     """False when a text piece is a link to anything but a writer's page (a section, another story)."""
     links = piece.getparent().xpath("ancestor-or-self::a[@href][1]/@href")
     return not links or bool(_WRITER_PATH.search(links[0]))
+
+
+def _links_to_a_tag(piece) -> bool:
+    """True when a text piece is a link marked a tag or a category (rel="tag", rel="category tag")."""
+    rels = piece.getparent().xpath("ancestor-or-self::a[@rel][1]/@rel")
+    return bool(rels) and bool({"tag", "category"} & set(rels[0].lower().split()))
 
 
 def _marks_byline(text: str) -> bool:

@@ -241,3 +241,10 @@ def test_a_byline_of_linked_names_keeps_its_printed_joins():
     meta = meta_of(page(head='<meta name="author" content="Jane Doe, John Roe, Ana Cruz">',
                         dateline=f"<p>Written by {links}, and <a href='/authors/ac'>Ana Cruz</a></p>"))
     assert meta.byline == "Jane Doe, John Roe, and Ana Cruz"
+
+
+def test_by_and_a_tag_link_is_no_byline():
+    dateline = ("<div><span>By</span> <a rel='category tag' href='/c/budgets'>City Budgets</a></div>"
+                "<p><a rel='author' href='/authors/jane-doe'>Jane Doe</a></p>")
+    meta = meta_of(page(dateline=dateline))
+    assert meta.authors == ["Jane Doe"]
