@@ -769,7 +769,19 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
     meta.author_source, meta.authors = (writers or found or [("html", last_resort_authors(tree, headline))])[0]
     # "Jane Doe, The Gazette": the site beside its writers is their employer, not an author.
     meta.authors = [name for name in meta.authors if not names_site(name, meta.site_name, url)] or meta.authors
+    if headline is not None:
+        meta.authors = [whole_name(name, headline) for name in meta.authors]
     meta.byline = printed_authors(meta.authors, printed_bylines(tree, article, metas, headline))
+
+
+def whole_name(name: str, headline) -> str:
+    """A first name alone ("Juliette", as a profile or a "More by" link prints it) made whole by the
+    full name the dateline prints ("Juliette Carreiro"); else the name as it is."""
+    if " " in name:
+        return name
+    texts = (" ".join(str(piece).split()) for piece in _near_headline(headline) if not piece.is_attribute)
+    return next((text for text in texts if text.startswith(f"{name} ") and _PERSON_NAME.fullmatch(text)
+                 and not _marks_byline(text)), name)
 
 
 def _names_only_site(names: list[str], site_name: str | None, url: str | None) -> bool:

@@ -248,3 +248,11 @@ def test_by_and_a_tag_link_is_no_byline():
                 "<p><a rel='author' href='/authors/jane-doe'>Jane Doe</a></p>")
     meta = meta_of(page(dateline=dateline))
     assert meta.authors == ["Jane Doe"]
+
+
+def test_a_first_name_alone_is_made_whole_by_the_dateline():
+    meta = meta_of(page(head='<meta name="author" content="Jane">',
+                        dateline="<p><span>Jane Doe</span><span>Senior Reporter</span></p>"))
+    assert meta.authors == ["Jane Doe"]
+    meta = meta_of(page(head='<meta name="author" content="Jane">', dateline="<p>Jane wrote this on a train.</p>"))
+    assert meta.authors == ["Jane"]
