@@ -106,6 +106,8 @@ TRUNCATED_CHARS = 90
 BODY_PIECE_CHARS = 150
 # A label printed as its own piece before a name.
 _NAME_LABEL = re.compile(r"(?:.*\bby|authors?|contributors?|written by)\s*:?", re.IGNORECASE)
+# A label that credits a picture, not the text ("Photo by", "Illustration by").
+_PICTURE_CREDIT = re.compile(r"\b(?:photo|photograph|image|illustration|graphic|video|picture)s?\b", re.IGNORECASE)
 # A person's name as bylines print it: capitalised words, initials and name particles.
 _PERSON_NAME = re.compile(
     r"(?:[A-Z][\w'’.-]*\s+)(?:(?:[A-Z][\w'’.-]*|van|von|de|der|den|del|da|di|du|la|le|bin|al)\s+){0,2}[A-Z][\w'’-]*"
@@ -610,20 +612,24 @@ def dateline_name(headline) -> list[str]:
     links to the writer's page (an /author/ path, not a section's). The dateline ends where the
     body starts (the first long piece of text).
     """
-    pieces = []  # up to where the body starts
-    for piece in _near_headline(headline):
+    pieces = []  # up to where the body starts (a long first piece is the standfirst)
+    for index, piece in enumerate(_near_headline(headline)):
         if len(" ".join(str(piece).split())) > BODY_PIECE_CHARS:
+            if index == 0:
+                continue
             break
         pieces.append(piece)
     texts = [" ".join(str(piece).split()) for piece in pieces]
     for index, (piece, text) in enumerate(zip(pieces, texts)):
         neighbours = texts[max(index - 2, 0):index + 3]  # "Jane Doe | May 2" is its own neighbour
-        labelled = index > 0 and _NAME_LABEL.fullmatch(texts[index - 1])
-        if piece.is_attribute or _NAME_LABEL.fullmatch(text) or not _links_to_a_writer(piece):
+        labelled = index > 0 and _NAME_LABEL.fullmatch(texts[index - 1]) and not _PICTURE_CREDIT.search(texts[index - 1])
+        # A name after its label may link anywhere (a doctor's page); otherwise only to a writer's.
+        if piece.is_attribute or _NAME_LABEL.fullmatch(text) or not (labelled or _links_to_a_writer(piece)):
             continue
         if labelled or any(_marks_byline(other) for other in neighbours):
             names = split_authors(_TRAILING_WORDS.sub("", text))
-            if names and all(_PERSON_NAME.fullmatch(name) and not _marks_byline(name) for name in names):
+            # "Jane Doe, MD": the name before its credential.
+            if names and all(_PERSON_NAME.fullmatch(name.split(",")[0]) and not _marks_byline(name) for name in names):
                 return names
     return []
 

@@ -256,3 +256,21 @@ def test_a_first_name_alone_is_made_whole_by_the_dateline():
     assert meta.authors == ["Jane Doe"]
     meta = meta_of(page(head='<meta name="author" content="Jane">', dateline="<p>Jane wrote this on a train.</p>"))
     assert meta.authors == ["Jane"]
+
+
+STANDFIRST = "<p>" + "The council's flood budget passed after a long night of debate over sea walls and pumps. " * 2 + "</p>"
+
+
+@pytest.mark.parametrize(
+    ("dateline", "names"),
+    [
+        # A long standfirst under the headline does not end the dateline.
+        (f"{STANDFIRST}<p><span>Jane Doe</span><span>03.03.2025</span></p>", ["Jane Doe"]),
+        # A labelled name may link to any page, and keeps its credential.
+        ("<p><em>This post was written by</em> <a href='/doctors/jd'>Jane Doe, MD</a></p>", ["Jane Doe, MD"]),
+        # A picture's credit is no byline.
+        ("<p><span>March 3, 2025</span></p><p><span>Photo by</span> <a href='/p'>John Roe</a></p>", []),
+    ],
+)
+def test_the_dateline_name_after_a_standfirst_a_label_or_a_picture_credit(dateline, names):
+    assert meta_of(page(dateline=dateline)).authors == names
