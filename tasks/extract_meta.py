@@ -598,8 +598,8 @@ def dateline_byline(headline) -> str | None:
                 return None  # "By" and a category's link: no byline
             text = f"{text} {texts[index + 1]}"  # "By " and the linked name are two pieces
         name = _BY_PREFIX.sub("", text + " ").strip()
-        # A name starts with a capital: "by printing one of ..." is prose.
-        return text if name[:1].isupper() and len(text.split()) <= 12 else None
+        # A name starts with a capital ("by printing one of ..." is prose), a desk with "the" ("By the Metro Team").
+        return text if (name[:1].isupper() or re.match(r"the [A-Z]", name)) and len(text.split()) <= 12 else None
     return None
 
 

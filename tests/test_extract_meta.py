@@ -274,3 +274,10 @@ STANDFIRST = "<p>" + "The council's flood budget passed after a long night of de
 )
 def test_the_dateline_name_after_a_standfirst_a_label_or_a_picture_credit(dateline, names):
     assert meta_of(page(dateline=dateline)).authors == names
+
+
+def test_a_desk_printed_with_the_is_a_byline_and_by_the_way_is_not():
+    sidebar = "<aside><a rel='author' href='/authors/john-roe'>John Roe</a></aside>"  # another story's writer
+    meta = meta_of(page(dateline=f"<p>By the Harbour Politics Team</p>{sidebar}"))
+    assert (meta.authors, meta.author_source) == (["the Harbour Politics Team"], "html")
+    assert meta_of(page(dateline="<p>By the time the vote came, the chamber was nearly empty.</p>")).authors == []
