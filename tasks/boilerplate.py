@@ -47,7 +47,7 @@ FAMILIES: dict[str, re.Pattern] = {
         re.IGNORECASE,
     ),
     "reading_time": re.compile(
-        r"^(?:\d+\s*(?:-\s*\d+\s*)?min(?:ute)?s?\.?\s*(?:read|reading|listen)(?:ing time)?|"
+        r"^(?:\d+\s*(?:-\s*\d+\s*)?min(?:ute)?s?\.?\s*(?:read|reading|listen)(?:ing)?(?: time)?|"
         r"(?:estimated\s+)?reading time\s*:?.{0,20})\W*$",
         re.IGNORECASE,
     ),

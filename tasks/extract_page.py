@@ -53,6 +53,9 @@ ANNOUNCES = ":"
 LIST_ITEM = "- "
 # A paragraph of at least this many words is prose, not a caption, a label or a button.
 PROSE_WORDS = 8
+# A text under min_text_chars is still an article (a brief) when it holds this many prose sentences.
+BRIEF_SENTENCES = 2
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)\]]*\s+|(?<=[.!?])[\"'’”)\]]*$")
 
 
 @dataclass
@@ -110,6 +113,18 @@ def wall_reason(raw_text: str, text: str, settings: ExtractSettings) -> str | No
     if paywall and len(text) < 4 * settings.min_text_chars:
         return f"paywall teaser: {paywall.group(0)!r} after {len(text)} characters"
     return None
+
+
+def is_brief(text: str) -> bool:
+    """True when a short text is prose: BRIEF_SENTENCES sentences of PROSE_WORDS words or more, and no error message.
+
+    A news brief of two or three sentences is an article however short; a short text that is
+    not sentences (a caption, a label, a "Read more" link, a placeholder) is not.
+    """
+    if _ERROR_TITLE.search(text):  # "The page you requested could not be found. Try the search."
+        return False
+    sentences = [part for part in _SENTENCE_END.split(text.strip()) if len(_WORDS.findall(part)) >= PROSE_WORDS]
+    return len(sentences) >= BRIEF_SENTENCES and text.rstrip()[-1:] in ".!?\"'’”)"
 
 
 def _first_text(tree, xpath: str) -> str | None:
@@ -357,7 +372,8 @@ def extract_article(
         An Article (clean text, title, authors, dates, language, site, canonical identity and
         where each field came from), or a Rejection with outcome "not_article" (a section
         front, an error page, a consent wall or a paywall teaser) or "extraction_empty" (no
-        text, or less than `settings.min_text_chars`), with a one-line reason.
+        text, or less than `settings.min_text_chars` that is not a brief of whole sentences),
+        with a one-line reason.
     """
     tree = parse_html(html)
     if tree is None:
@@ -373,7 +389,7 @@ def extract_article(
     reason = wall_reason(choice.raw, choice.text, settings) or section_front_reason(choice.text, tree, meta)
     if reason:
         return Rejection(url, "not_article", reason)
-    if len(choice.text) < settings.min_text_chars:
+    if len(choice.text) < settings.min_text_chars and not is_brief(choice.text):
         return Rejection(url, "extraction_empty", f"{len(choice.text)} characters of text < {settings.min_text_chars}")
     fill_missing_meta(meta, tree, url)
     choice.text = strip_headline(choice.text, meta.title)

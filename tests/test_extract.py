@@ -157,6 +157,24 @@ def test_short_or_empty_pages_are_extraction_empty(settings):
     assert result.outcome == "extraction_empty" and str(settings.min_text_chars) in result.reason
 
 
+def _short_page(*paragraphs: str) -> str:
+    body = "".join(f"<p>{text}</p>" for text in paragraphs)
+    return f"<html><body><article><h1>Harbour road closed</h1>{body}</article></body></html>"
+
+
+def test_a_brief_of_whole_sentences_is_an_article_however_short(settings):
+    brief = ("The harbour road will be closed between the ferry terminal and the fish market on Saturday morning.",
+             "Council crews are replacing a storm drain that collapsed during last week's heavy rain.")
+    result = extract_article(_short_page(*brief), URL, settings)
+    assert isinstance(result, Article), result
+    assert len(result.text) < settings.min_text_chars and brief[1] in result.text
+    # Short texts that are not sentences, or that say the page is gone, stay empty.
+    for paragraphs in (("Photo gallery", "Read more", "Share"),
+                       ("Sorry, the page you were looking for was not found on this website, or it was moved.",
+                        "It may have been moved or deleted, so please try the search box at the top instead.")):
+        assert extract_article(_short_page(*paragraphs), URL, settings).outcome == "extraction_empty"
+
+
 @pytest.mark.parametrize(
     "block",
     [
@@ -363,6 +381,7 @@ def test_visible_headline_is_the_h1_that_reads_as_the_headline(h1s, titles, expe
         ("This copy is for your personal, non-commercial use only. To order copies, visit our site.", "legal"),
         ("Tuesday, March 4, 2025 at 10:15 a.m. EST", "dateline"),
         ("8 min read", "reading_time"),
+        ("4 minute read time", "reading_time"),
         ("Join our newsletter", "newsletter"),
         ("Join Medium for free to get updates from this writer.", "newsletter"),
         ("Love The Harbour Letter? Tell your friends and get rewards.", "newsletter"),
