@@ -68,6 +68,7 @@ class StoriesSettings(BaseModel):
     lookup_terms: int
     max_postings: int
     max_candidates: int
+    max_window_articles: int
 
 
 class EnrichSettings(BaseModel):

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -111,13 +112,16 @@ def story_terms(article: StoryArticle) -> Counter[str]:
     return terms
 
 
-@dataclass
+@dataclass(slots=True)
 class _Member:
+    """A window article as compact arrays: about 2 KiB where dicts and tuples of terms took 5-6."""
+
     article_id: str
     when: datetime
     story_id: str
-    terms: tuple[str, ...]  # every term it counted in the document frequencies
-    vector: dict[str, float]
+    terms: np.ndarray  # int32 ids of every term it counted in the document frequencies
+    vector_terms: np.ndarray  # int32 ids of its vector's terms, heaviest first
+    vector_weights: np.ndarray  # float32, their weights
 
 
 class StoryIndex:
@@ -126,54 +130,81 @@ class StoryIndex:
     Document frequencies count every article observed and still in the window; a vector is
     weighted with the frequencies of the moment it is added and kept as it is (recomputing
     every member's vector as the window moves would make each article cost the whole window).
+    Terms are numbered once (`term_ids`), so members, counts and postings hold small integers.
+    At most `max_window_articles` members are kept: past that the oldest tenth leaves early.
     """
 
     def __init__(self, settings: StoriesSettings):
         self.settings = settings
         self.members: dict[str, _Member] = {}
-        self.df: Counter[str] = Counter()
+        self.term_ids: dict[str, int] = {}
+        self.entity_terms: set[int] = set()  # the ids of entity names (weighed up)
+        self.df: Counter[int] = Counter()
         self.docs = 0
-        self.postings: dict[str, list[str]] = defaultdict(list)
+        self.postings: dict[int, list[str]] = defaultdict(list)
         self._expiry: list[tuple[datetime, str]] = []
+        self._scratch = np.zeros(0)  # a query's weights by term id, zero elsewhere (`_cosines`)
 
-    def observe(self, terms: Counter[str]) -> None:
-        """Count a document's terms in the window's document frequencies."""
+    def ids_of(self, terms: Counter[str]) -> dict[int, int]:
+        """A document's term counts keyed by term id (new terms numbered as they come)."""
+        ids, counts = self.term_ids, {}
+        for term, count in terms.items():
+            term_id = ids.get(term)
+            if term_id is None:
+                term_id = ids[term] = len(ids)
+                if term.startswith(_ENTITY):
+                    self.entity_terms.add(term_id)
+            counts[term_id] = count
+        return counts
+
+    def observe(self, terms: dict[int, int]) -> None:
+        """Count a document's terms (`ids_of`) in the window's document frequencies."""
         self.docs += 1
         self.df.update(terms.keys())
 
-    def vector(self, terms: Counter[str]) -> dict[str, float]:
+    def vector(self, terms: dict[int, int]) -> dict[int, float]:
         """The unit TF-IDF vector of a document's heaviest terms, heaviest first; entities weigh more."""
-        log_docs, entity_weight, df = _log1p(self.docs), self.settings.entity_weight, self.df
+        log_docs, entity_weight, df, entities = _log1p(self.docs), self.settings.entity_weight, self.df, self.entity_terms
         weights = []
         for term, count in terms.items():
             weight = (1.0 + _log1p(count - 1)) * (log_docs - _log1p(df.get(term, 0)) + 1.0)
-            weights.append((weight * entity_weight if term[:2] == _ENTITY else weight, term))
+            weights.append((weight * entity_weight if term in entities else weight, term))
         top = heapq.nlargest(VECTOR_TERMS, weights)
         norm = math.sqrt(sum(w * w for w, _ in top)) or 1.0
         return {term: w / norm for w, term in top}
 
-    def add(self, article_id: str, when: datetime, story_id: str, terms: Counter[str], vector: dict[str, float] | None = None) -> None:
+    def add(self, article_id: str, when: datetime, story_id: str, terms: dict[int, int], vector: dict[int, float] | None = None) -> None:
         """Put an observed article in the window as a member of `story_id`."""
         vector = vector or self.vector(terms)
-        self.members[article_id] = _Member(article_id, when, story_id, tuple(terms), vector)
+        self.members[article_id] = _Member(
+            article_id, when, story_id, np.fromiter(terms, np.int32, len(terms)),
+            np.fromiter(vector, np.int32, len(vector)), np.fromiter(vector.values(), np.float32, len(vector)),
+        )
         for term in self._lookup_terms(vector):
             self.postings[term].append(article_id)
         heapq.heappush(self._expiry, (when, article_id))
+        cap = self.settings.max_window_articles
+        if len(self.members) > cap:  # a tenth at once: an eviction walks the postings
+            self._evict(lambda _oldest: len(self.members) > cap * 0.9)
 
-    def _lookup_terms(self, vector: dict[str, float]) -> list[str]:
+    def _lookup_terms(self, vector: dict[int, float]) -> list[int]:
         return list(vector)[: self.settings.lookup_terms]  # vectors are built heaviest first
 
     def evict_before(self, when: datetime) -> int:
         """Drop the members older than `when` (and their counts); returns how many."""
+        return self._evict(lambda oldest: oldest < when)
+
+    def _evict(self, while_oldest) -> int:
+        """Drop the oldest members while `while_oldest(their time)` holds; returns how many."""
         dropped = set()
-        while self._expiry and self._expiry[0][0] < when:
+        while self._expiry and while_oldest(self._expiry[0][0]):
             _, article_id = heapq.heappop(self._expiry)
             member = self.members.pop(article_id, None)
             if member is None:
                 continue
             dropped.add(article_id)
             self.docs -= 1
-            self.df.subtract(member.terms)
+            self.df.subtract(member.terms.tolist())
         if dropped:
             touched = {term for term, ids in self.postings.items() if any(i in dropped for i in ids)}
             for term in touched:
@@ -185,7 +216,7 @@ class StoryIndex:
             self.df = +self.df
         return len(dropped)
 
-    def best_match(self, article_id: str, when: datetime, vector: dict[str, float]) -> tuple[str, float] | None:
+    def best_match(self, article_id: str, when: datetime, vector: dict[int, float]) -> tuple[str, float] | None:
         """The member most similar to a document's vector within the window, and the cosine, if any."""
         shared: Counter[str] = Counter()
         for term in self._lookup_terms(vector):
@@ -194,26 +225,33 @@ class StoryIndex:
                 shared.update(ids)
         shared.pop(article_id, None)
         window = timedelta(days=self.settings.window_days)
-        best = None
-        for other_id, _ in shared.most_common(self.settings.max_candidates):
-            other = self.members[other_id]
-            if abs(other.when - when) > window:
-                continue
-            score = _cosine(vector, other.vector)
-            if best is None or score > best[1]:
-                best = (other_id, score)
-        return best
+        others = [
+            other for other_id, _ in shared.most_common(self.settings.max_candidates)
+            if abs((other := self.members[other_id]).when - when) <= window and len(other.vector_terms)
+        ]
+        if not others:
+            return None
+        scores = self._cosines(vector, others)
+        best = int(scores.argmax())  # the first of equals, in order of shared lookup terms
+        return others[best].article_id, float(scores[best])
+
+    def _cosines(self, vector: dict[int, float], others: list[_Member]) -> np.ndarray:
+        """The cosine of a vector with each member's, in one pass over their concatenated arrays."""
+        if len(self._scratch) < len(self.term_ids):
+            self._scratch = np.zeros(2 * len(self.term_ids))
+        ids = np.fromiter(vector, np.int64, len(vector))
+        self._scratch[ids] = np.fromiter(vector.values(), np.float64, len(vector))
+        terms = np.concatenate([other.vector_terms for other in others])
+        weights = np.concatenate([other.vector_weights for other in others])
+        starts = np.cumsum([0] + [len(other.vector_terms) for other in others[:-1]])
+        scores = np.add.reduceat(self._scratch[terms] * weights, starts)
+        self._scratch[ids] = 0.0
+        return scores
 
 
 @lru_cache(maxsize=1 << 16)
 def _log1p(n: int) -> float:
     return math.log(n + 1)
-
-
-def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(weight * b.get(term, 0.0) for term, weight in a.items())
 
 
 def _utc(when: datetime) -> datetime:
@@ -234,7 +272,7 @@ def assign_into(index: StoryIndex, batch: list[StoryArticle], known_stories: dic
     grown: set[str] = set()
     result = StoryResult()
     ordered = _canonicals_first(batch)
-    terms = {a.article_id: story_terms(a) for a in ordered}
+    terms = {a.article_id: index.ids_of(story_terms(a)) for a in ordered}
     for article in ordered:
         index.observe(terms[article.article_id])
     before = {m.story_id for m in index.members.values()} | set(known_stories.values())
@@ -290,7 +328,7 @@ def build_index(recent: list[StoryArticle], settings: StoriesSettings) -> StoryI
 
 def extend_index(index: StoryIndex, recent: list[StoryArticle]) -> StoryIndex:
     """Add landed articles the index does not hold yet, each in its story."""
-    terms = [(article, story_terms(article)) for article in recent if article.article_id not in index.members]
+    terms = [(article, index.ids_of(story_terms(article))) for article in recent if article.article_id not in index.members]
     for _, counts in terms:
         index.observe(counts)
     for article, counts in terms:

@@ -105,6 +105,19 @@ def test_the_index_forgets_articles_that_leave_the_window(settings):
     assert not index.members and not index.postings and index.docs == 0 and not index.df
 
 
+
+def test_a_full_window_lets_its_oldest_articles_go_first(settings):
+    capped = settings.stories.model_copy(update={"max_window_articles": 2})
+    index = build_index(
+        [_story_article("jp", QUAKE_JAPAN, ENTITIES["jp"]), _story_article("cl", QUAKE_CHILE, ENTITIES["cl"], days=2)], capped
+    )
+    result = assign_into(index, [_story_article("jp2", QUAKE_JAPAN_REWRITE, ENTITIES["jp2"], days=0.2)])
+    # jp2 met jp before the window overflowed; then the oldest went (jp, jp2) down to nine tenths of
+    # the cap, and their counts with them.
+    assert result.story_of == {"jp2": "jp"}
+    assert set(index.members) == {"cl"} and index.docs == 1
+    assert all(index.df[term_id] == 1 for term_id in index.members["cl"].terms.tolist())
+
 # The flow end to end: pages over real HTTP on 127.0.0.1.
 
 def _page(title: str, paragraphs: list[str], site: str, published: datetime) -> bytes:
