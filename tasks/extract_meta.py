@@ -603,12 +603,13 @@ def dateline_byline(headline) -> str | None:
     return None
 
 
-def dateline_name(headline) -> list[str]:
+def dateline_name(headline, site_name: str | None = None, url: str | None = None) -> list[str]:
     """The names printed without "By" in the dateline under the headline, or [].
 
     A name is a piece of two to four capitalised words ("Jane Doe", "Ana de la Cruz") standing
     next to what marks a byline: a date, a role, a separator ("·", "|") or a label ("Reviewed
-    by", "Contributors:"), which also may precede it as its own piece. A name printed as a link
+    by", "Contributors:"), which also may precede it as its own piece, or the site's name just
+    after it ("Jane Doe, USA TODAY": the writer's employer, see `names_site`). A name printed as a link
     links to the writer's page (an /author/ path, not a section's). The dateline ends where the
     body starts (the first long piece of text).
     """
@@ -626,7 +627,9 @@ def dateline_name(headline) -> list[str]:
         # A name after its label may link anywhere (a doctor's page); otherwise only to a writer's.
         if piece.is_attribute or _NAME_LABEL.fullmatch(text) or not (labelled or _links_to_a_writer(piece)):
             continue
-        if labelled or any(_marks_byline(other) for other in neighbours):
+        following = [other for other in texts[index + 1:index + 3] if other][:1]
+        employer = bool(following) and names_site(following[0], site_name, url)
+        if labelled or employer or any(_marks_byline(other) for other in neighbours):
             names = split_authors(_TRAILING_WORDS.sub("", text))
             # "Jane Doe, MD": the name before its credential.
             if names and all(_PERSON_NAME.fullmatch(name.split(",")[0]) and not _marks_byline(name) for name in names):
@@ -770,7 +773,7 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
     writers = [(source, names) for source, names in found if not _names_only_site(names, meta.site_name, url)]
     if found and not writers and headline is not None and not any(DESK_WORDS.search(n) for _, ns in found for n in ns):
         # The site named as the author ("Example News", not its "Example Team"): a writer printed in the dateline wins.
-        printed = dateline_name(headline)
+        printed = dateline_name(headline, meta.site_name, url)
         writers = [("html", printed)] if printed and not _names_only_site(printed, meta.site_name, url) else []
     meta.author_source, meta.authors = (writers or found or [("html", last_resort_authors(tree, headline))])[0]
     # "Jane Doe, The Gazette": the site beside its writers is their employer, not an author.

@@ -281,3 +281,11 @@ def test_a_desk_printed_with_the_is_a_byline_and_by_the_way_is_not():
     meta = meta_of(page(dateline=f"<p>By the Harbour Politics Team</p>{sidebar}"))
     assert (meta.authors, meta.author_source) == (["the Harbour Politics Team"], "html")
     assert meta_of(page(dateline="<p>By the time the vote came, the chamber was nearly empty.</p>")).authors == []
+
+
+def test_a_writer_printed_beside_the_site_beats_the_site_as_the_author():
+    article = {"@type": "NewsArticle", "headline": HEADLINE, "author": {"@type": "Person", "name": ", The Harbour Gazette"}}
+    dateline = "<div><span>Jane Doe</span><span>The Harbour Gazette</span></div>"
+    meta = meta_of(page(head='<meta property="og:site_name" content="The Harbour Gazette">', json_ld=article,
+                        dateline=dateline))
+    assert (meta.authors, meta.author_source) == (["Jane Doe"], "html")
