@@ -157,8 +157,9 @@ def choose_text(tree, url: str | None, settings: ExtractSettings) -> TextChoice:
     dropped and it wins at once (most pages: one extraction), unless it announces lines it then
     left out (`announces_missing_lines`: recall mode runs to restore them). Otherwise recall mode
     runs too, and precision still wins (with what it announced restored) unless it kept less than
-    RECALL_RATIO of what recall found; and when both stopped at the page's first block, default
-    mode's text wins (`broader_text`). With `favor_precision` off, recall mode alone runs.
+    RECALL_RATIO of what recall found; default mode decides when recall found much less
+    (`default_over_narrow_recall`) and wins when both stopped at the page's first block
+    (`broader_text`). With `favor_precision` off, recall mode alone runs.
     """
     def candidate(source: str, reason: str, **mode) -> TextChoice:
         raw = extracted_text(tree, url, **mode)
@@ -179,7 +180,25 @@ def choose_text(tree, url: str | None, settings: ExtractSettings) -> TextChoice:
         return broader_text(tree, url, recall) or recall
     precision.reason = kept
     chosen = restore_announced(precision, recall)
+    chosen = default_over_narrow_recall(tree, url, chosen, recall) or chosen
     return broader_text(tree, url, chosen) or chosen
+
+
+def default_over_narrow_recall(tree, url: str | None, chosen: TextChoice, recall: TextChoice) -> TextChoice | None:
+    """trafilatura's default mode when recall mode read less than RECALL_RATIO of precision's text, else None.
+
+    Recall mode keeps more than precision mode on the same block; when it keeps much less, it
+    settled on another block of the page, and the two disagree on where the body is. Default
+    mode then decides, when it keeps at least as much as the chosen text.
+    """
+    if len(recall.text) >= RECALL_RATIO * len(chosen.text):
+        return None
+    raw = extracted_text(tree, url)
+    default = remove_boilerplate(raw).strip()
+    if len(default) < len(chosen.text):
+        return None
+    reason = f"{chosen.reason}; recall read another block, default mode kept {len(default)} chars"
+    return TextChoice(default, raw, "default", reason)
 
 
 def _lines(text: str) -> list[str]:

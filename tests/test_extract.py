@@ -16,7 +16,7 @@ from wirehouse.tasks.extract_meta import (
     visible_text,
 )
 from wirehouse.tasks.extract_page import (
-    TextChoice, announces_missing_lines, continued_body, parse_html, restore_announced,
+    TextChoice, announces_missing_lines, continued_body, default_over_narrow_recall, parse_html, restore_announced,
 )
 from wirehouse.tasks.records import Article, Page, Rejection
 from wirehouse.tasks.urls import article_id, canonical_url, content_hash
@@ -282,6 +282,21 @@ def test_list_entries_of_one_class_are_not_a_split_body():
     tree = parse_html(f"<html><body><ul>{entries}</ul></body></html>")
     chosen = TextChoice("Product 0 is a note-taking app with tags, themes and offline sync for teams.", "", "precision", "")
     assert continued_body(tree, chosen) is None
+
+
+def test_default_mode_decides_when_recall_reads_another_block():
+    paragraphs = "".join(
+        f"<p>Paragraph {n} of the report says the harbour wall needs repairs before the winter storms arrive.</p>"
+        for n in range(6)
+    )
+    tree = parse_html(f"<html><body><article><h1>Harbour wall report</h1>{paragraphs}</article></body></html>")
+    first = "Paragraph 0 of the report says the harbour wall needs repairs before the winter storms arrive."
+    chosen = TextChoice(first, first, "precision", "precision kept 97 of recall's 20 chars")
+    narrow = TextChoice("Contact the newsroom", "", "recall", "")
+    result = default_over_narrow_recall(tree, URL, chosen, narrow)
+    assert result.source == "default" and "Paragraph 5 of the report" in result.text
+    # Recall holding as much as the chosen text leaves the choice alone.
+    assert default_over_narrow_recall(tree, URL, chosen, TextChoice(first, first, "recall", "")) is None
 
 
 def test_the_dateline_under_the_headline_dates_a_page_without_date_metadata():
