@@ -118,6 +118,8 @@ _PRINTED_JOIN = re.compile(r"\s*(?:,|;|&|\band\b|\bwith\b|,\s*and\b|,\s*&)\s*", 
 _WRITER_PATH = re.compile(r"/(?:authors?|people|staff|profiles?|contributors?|writers?|team|u|by)/", re.IGNORECASE)
 # Lowercase words after a name ("Mahua Das in" a section): not the name.
 _TRAILING_WORDS = re.compile(r"(?:\s+[a-z]\w*)+$")
+# A <time datetime> value that names a day, as HTML writes it ("2025-03-04", "2025-03-04T10:15Z").
+_HTML_DAY = re.compile(r"\s*\d{4}-\d\d-\d\d")
 # A date in a URL's path: /2025/12/18/, /2025-12-18-.
 _URL_DATE = re.compile(r"/(?P<year>(?:19|20)\d\d)[/-](?P<month>[01]?\d)[/-](?P<day>[0-3]?\d)(?:[/-]|$)")
 # A printed date this many days from the metadata's is the same moment in another time zone.
@@ -576,7 +578,9 @@ def _printed_dates(pieces: list) -> list[tuple[datetime, bool]]:
     for index, piece in enumerate(pieces):
         if piece.is_attribute:  # a <time datetime>: its label is the text either side of it
             after = str(pieces[index + 1]) if index + 1 < len(pieces) else ""
-            dates = [(parse_date(str(piece)), f"{before[-40:]} {after[:30]}")]
+            # Only a day in HTML's format counts: a month ("2026-02") parsed would take today's day,
+            # and free text ("04.Apr.2019") is some other date the page keeps (its text is read anyway).
+            dates = [(parse_date(str(piece)), f"{before[-40:]} {after[:30]}")] if _HTML_DAY.match(str(piece)) else []
         else:
             text = str(piece)
             dates = [(parse_date(m.group(0)), f"{before[-40:]} {text[:m.start()][-40:]}")

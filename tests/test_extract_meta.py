@@ -289,3 +289,12 @@ def test_a_writer_printed_beside_the_site_beats_the_site_as_the_author():
     meta = meta_of(page(head='<meta property="og:site_name" content="The Harbour Gazette">', json_ld=article,
                         dateline=dateline))
     assert (meta.authors, meta.author_source) == (["Jane Doe"], "html")
+
+
+@pytest.mark.parametrize("value", ["2025-08", "21.Aug.2025"])
+def test_a_time_element_naming_no_day_in_html_format_does_not_override_the_metadata(value):
+    # A month parsed would take today's day; free text is some other date the page keeps.
+    meta = meta_of(page(json_ld=ARTICLE, dateline=f'<p><time datetime="{value}"></time></p>'))
+    assert (meta.date_published.date(), meta.date_source) == (date(2023, 4, 26), "json-ld")
+    meta = meta_of(page(json_ld=ARTICLE, dateline='<p><time datetime="2025-08-21T10:00:00Z"></time></p>'))
+    assert (meta.date_published.date(), meta.date_source) == (date(2025, 8, 21), "html")
