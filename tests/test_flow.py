@@ -6,10 +6,12 @@ from collections import defaultdict
 from urllib.parse import urlsplit
 
 import pytest
+from prefect import flow, task
+from prefect.context import FlowRunContext
 
 from badserver import BadServer
 from wirehouse.config.sources import Source, adhoc_source
-from wirehouse.flows.ingest import ingest
+from wirehouse.flows.ingest import forget_results, ingest
 from wirehouse.sample import load_catalog, serve_sample_site
 from wirehouse.tasks.load import read_source_health
 from wirehouse.warehouse import db
@@ -158,6 +160,29 @@ def test_a_run_committed_in_slices_lands_what_one_commit_lands(sample_run, tmp_p
     assert _query(sliced, "select count(*) from articles a join articles c on a.duplicate_of = c.article_id where a.story_id <> c.story_id") == [(0,)]
     health = read_source_health(sliced, report.slice_runs[-1], sliced_settings.serve)
     assert sum(row["pages"] for row in health) == pages
+
+
+
+def test_a_committed_slices_results_are_forgotten_by_the_flow_run(prefect_harness):
+    @task
+    def pages(n: int) -> list[dict]:
+        return [{"page": i} for i in range(n)]
+
+    def linked() -> list:
+        return [state.state_details.task_run_id for state, *_ in FlowRunContext.get().run_results.values()]
+
+    @flow
+    def two_slices():
+        first, second = pages.submit(3), pages.submit(2)
+        first.wait(), second.wait()
+        before = linked()
+        forget_results([first])
+        return first.task_run_id, second.task_run_id, before, linked()
+
+    first, second, before, after = two_slices()
+    # Each result and each item of it is linked to its task's state, until its slice is forgotten.
+    assert before.count(first) == 4 and before.count(second) == 3
+    assert first not in after and after.count(second) == 3
 
 
 def test_failed_fetches_are_recorded_and_retried_on_the_next_run(prefect_harness, settings):
