@@ -143,7 +143,7 @@ def flow_child(spec_path: str) -> None:
     settings = settings.model_copy(update={"fetch": settings.fetch.model_copy(update={"proxy": spec["proxy"]})})
     sources = [Source(**source) for source in spec["sources"]]
     started = time.perf_counter()
-    report = ingest(sources, Path(spec["warehouse"]), settings)
+    report = ingest(sources, Path(spec["warehouse"]), settings, on_progress=slice_logger(started))
     wall = time.perf_counter() - started
     import resource
 
@@ -152,6 +152,30 @@ def flow_child(spec_path: str) -> None:
         "articles": report.articles_new + report.articles_updated, "near": report.near_duplicates,
         "exact": report.exact_duplicates, "mentions": report.entities, "runs": len(report.slice_runs),
     }))
+
+
+def slice_logger(started: float):
+    """An on_progress that prints, as each slice commits, the seconds so far and the process's RSS.
+
+    To stderr, one line a slice: memory that grows with the pages shows here, slice by slice.
+    """
+    import resource
+
+    slices = [0]
+
+    def on_progress(stage: str, done, total) -> None:
+        if stage == "load" and done is None:
+            slices[0] += 1
+            rss = _own_rss()
+            print(f"    slice {slices[0]:>3} committed at {time.perf_counter() - started:7.1f} s; flow process RSS {rss / 2**20:5.0f} MiB "
+                  f"(peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:5.0f})", file=sys.stderr, flush=True)
+
+    return on_progress
+
+
+def _own_rss() -> int:
+    """This process's resident bytes now (Linux: /proc/self/statm)."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def report_flow(pages: int, flow: dict, server_cpu: float) -> float:
