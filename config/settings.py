@@ -43,6 +43,7 @@ class ExtractSettings(BaseModel):
     max_tasks_per_child: int
     chunk_size: int
     min_text_chars: int
+    keep_briefs: bool
     favor_precision: bool
     batch_size: int
 

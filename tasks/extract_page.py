@@ -391,7 +391,8 @@ def extract_article(
         An Article (clean text, title, authors, dates, language, site, canonical identity and
         where each field came from), or a Rejection with outcome "not_article" (a section
         front, an error page, a consent wall or a paywall teaser) or "extraction_empty" (no
-        text, or less than `settings.min_text_chars` that is not a brief of whole sentences),
+        text, or less than `settings.min_text_chars` that is not a brief of whole sentences
+        when `settings.keep_briefs`),
         with a one-line reason.
     """
     tree = parse_html(html)
@@ -408,7 +409,7 @@ def extract_article(
     reason = wall_reason(choice.raw, choice.text, settings) or section_front_reason(choice.text, tree, meta)
     if reason:
         return Rejection(url, "not_article", reason)
-    if len(choice.text) < settings.min_text_chars and not is_brief(choice.text):
+    if len(choice.text) < settings.min_text_chars and not (settings.keep_briefs and is_brief(choice.text)):
         return Rejection(url, "extraction_empty", f"{len(choice.text)} characters of text < {settings.min_text_chars}")
     fill_missing_meta(meta, tree, url)
     choice.text = strip_headline(choice.text, meta.title)

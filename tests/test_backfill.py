@@ -21,7 +21,7 @@ def _count(warehouse, sql):
 def test_backfill_lands_articles_from_stored_pages_without_refetching(prefect_harness, settings):
     warehouse = settings.warehouse.path
     # First run: an extraction setting so strict that every page is rejected, but stored.
-    strict = settings.model_copy(update={"extract": settings.extract.model_copy(update={"min_text_chars": 1_000_000})})
+    strict = settings.model_copy(update={"extract": settings.extract.model_copy(update={"min_text_chars": 1_000_000, "keep_briefs": False})})
     with serve_sample_site() as site:
         strict = strict.model_copy(update={"fetch": strict.fetch.model_copy(update={"proxy": site.proxy_url})})
         first = ingest([Source(**spec) for spec in site.sources()], warehouse, strict)

@@ -173,6 +173,9 @@ def test_a_brief_of_whole_sentences_is_an_article_however_short(settings):
                        ("Sorry, the page you were looking for was not found on this website, or it was moved.",
                         "It may have been moved or deleted, so please try the search box at the top instead.")):
         assert extract_article(_short_page(*paragraphs), URL, settings).outcome == "extraction_empty"
+    # A pipeline that wants no briefs says so.
+    strict = settings.model_copy(update={"keep_briefs": False})
+    assert extract_article(_short_page(*brief), URL, strict).outcome == "extraction_empty"
 
 
 @pytest.mark.parametrize(
