@@ -181,8 +181,8 @@ def land_slices(
     """Fetch, process and commit the frontier's targets in slices of `run.commit_every` pages.
 
     Each slice is a run of its own in `runs` (the first keeps `first`'s id and the listings),
-    so at most two slices' pages, articles and mentions are held at once (the story window and
-    about 15 KiB a page not yet accounted for still grow with the run: README), and a run that
+    so at most two slices' pages, articles and mentions are held at once (the story window,
+    capped by `stories.max_window_articles`, still grows with the run: README), and a run that
     dies keeps the slices it committed. The next slice's tasks are submitted as a slice's processing starts and
     queue behind its own: the pools stay busy while this slice is deduplicated, grouped and
     committed in the flow's thread. Later slices see earlier ones as they see earlier runs
