@@ -424,16 +424,24 @@ def read_story_state(
         con.register("wanted", pa.table({"article_id": ids}))
         con.register("spans", pa.table({"low": [s[0] for s in spans], "high": [s[1] for s in spans]}, schema=_SPANS))
         con.register("skip_runs", pa.table({"run_id": list(skip_runs)}, schema=pa.schema([("run_id", pa.string())])))
-        rows = con.execute(
+        # Every span read already (a later slice of one ingest): nothing to read. Else the
+        # window's ids come from narrow columns first, so the view's newest-version pass reads
+        # the texts of those articles only (read whole, it held every landed text at once).
+        rows = [] if not spans else con.execute(
             """
-            with window_articles as (
-                select
-                    article_id, coalesce(date_published, fetched_at) as seen_at, title, text,
-                    coalesce(story_id, article_id) as story_id, duplicate_of
+            with in_window as (
+                select article_id
                 from articles
                 where exists (select 1 from spans where coalesce(date_published, fetched_at) between low and high)
                     and article_id not in (select article_id from batch_ids)
                     and loaded_by_run not in (select run_id from skip_runs)
+            ),
+            window_articles as (
+                select
+                    article_id, coalesce(date_published, fetched_at) as seen_at, title, text,
+                    coalesce(story_id, article_id) as story_id, duplicate_of
+                from articles
+                where article_id in (select article_id from in_window)
             ),
             names as (
                 select article_id, list(text order by start_char) as entities
