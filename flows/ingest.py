@@ -215,8 +215,10 @@ def forget_results(futures: list[PrefectFuture]) -> None:
     if context is None:
         return
     done = {future.task_run_id for future in futures}
-    for key in [key for key, (state, *_) in context.run_results.items() if state.state_details.task_run_id in done]:
-        del context.run_results[key]
+    # A copy (one C call, atomic under the GIL): the next slice's tasks add entries meanwhile.
+    linked = context.run_results.copy()
+    for key in [key for key, (state, *_) in linked.items() if state.state_details.task_run_id in done]:
+        context.run_results.pop(key, None)
 
 
 def commit_slice(warehouse: Path, settings: Settings, report: RunReport, fetches, work, listings, window, on_progress=None) -> RunReport:
