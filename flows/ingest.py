@@ -90,6 +90,10 @@ class BatchWork:
     prints: PrefectFuture  # their fingerprints, in order
     enriched: PrefectFuture  # their enrichments, in order
 
+    def futures(self) -> list[PrefectFuture]:
+        """Every future of the batch."""
+        return [self.extracted, self.changed, self.prints, self.enriched]
+
 
 def submit_batch(warehouse: Path, settings: Settings, pages) -> BatchWork:
     """Submit the work on one batch of pages (a list, or the future of the task fetching it).
@@ -199,7 +203,7 @@ def land_slices(
         listings = (frontier, feed_pages) if number == 0 else (None, [])
         committed.append(commit_slice(warehouse, settings, report, fetches, work, listings, window, on_progress))
         window.runs.append(report.run_id)
-        forget_results([*fetches, *(future for batch in work for future in vars(batch).values())])
+        forget_results([*fetches, *(future for batch in work for future in batch.futures())])
     return committed
 
 

@@ -72,14 +72,14 @@ FAMILIES: dict[str, re.Pattern] = {
         r"^(?:newsletter|sign up|sign in|log ?in|register|subscribe)\W*$|receive notifications about new|"
         # anywhere in a short line: "For daily wit, sign up for the Almanac newsletter."
         r"\b(?:sign(?:ing)? up for|subscribe to|join) (?:our|my|the)\b[^.!?]{0,40}\b(?:newsletters?|mailing list)\b|"
-        r"\b(?:into|to|in) your inbox\b|\bunsubscribe\b|"
+        r"\b(?:into|to|in) your inbox\b|\bunsubscribe (?:at )?any ?time\b|^unsubscribe\b|"
         # a blog platform's follow and referral prompts: "Join X for free to get updates from this writer."
         r"\bget updates from (?:this|the) (?:writer|author|publication)\b|\btell your friends and (?:get|earn) rewards\b)",
         re.IGNORECASE,
     ),
     "credit": re.compile(
         r"(?:^(?:photo|image|picture|photograph|illustration|credit|caption|file photo|pictured)s?"
-        r"(?:\s+credit)?\s*[:/|]|"
+        r"(?:\s+credit)?\s*(?:[:|]|/\s*(?-i:[A-Z]))|"  # "Photo: ...", "Photo/AP", not "Credit/debit cards"
         r"^\(?(?:photo|image|picture)s?\s+(?:by|courtesy|credit)\b|"
         r"(?:getty images|ap photo|afp via getty|shutterstock|istock(?:photo)?|reuters/|/reuters|afp photo|epa-efe|"
         r"alamy|via getty|courtesy of [\w .]+|file photo)\W*\)?\s*$)",

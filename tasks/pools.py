@@ -104,9 +104,7 @@ def _exit_without(owner: int, every: float = 1.0) -> None:
         time.sleep(every)
         try:
             os.kill(owner, 0)
-        except ProcessLookupError:
-            os._exit(1)
-        except PermissionError:  # the id now belongs to another user's process: ours is gone
+        except (ProcessLookupError, PermissionError):  # gone, or its id now belongs to another user's process
             os._exit(1)
 
 

@@ -418,6 +418,11 @@ def test_visible_headline_is_the_h1_that_reads_as_the_headline(h1s, titles, expe
         ("The mayor told experts to follow the rules on Facebook posts.", None),
         ("Copyright law changed in 2019, and publishers are still adapting to it, lawyers said.", None),
         ("Residents can write to the council at its harbour office before March 4.", None),
+        ("Credit/debit cards are accepted at the harbour kiosk.", None),
+        ("Photo/AP", "credit"),
+        ("Many readers never unsubscribe from the mailing lists they join, the study found.", None),
+        ("You can unsubscribe at any time.", "newsletter"),
+        ("100% free, Unsubscribe any time!", "newsletter"),
     ],
 )
 def test_boilerplate_families_spare_prose(line, family):
