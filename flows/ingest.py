@@ -3,7 +3,7 @@
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -91,8 +91,8 @@ class BatchWork:
     enriched: PrefectFuture  # their enrichments, in order
 
     def futures(self) -> list[PrefectFuture]:
-        """Every future of the batch."""
-        return [self.extracted, self.changed, self.prints, self.enriched]
+        """Every future of the batch, one a field."""
+        return [getattr(self, field.name) for field in fields(self)]
 
 
 def submit_batch(warehouse: Path, settings: Settings, pages) -> BatchWork:
