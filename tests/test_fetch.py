@@ -13,6 +13,10 @@ from wirehouse.config.sources import Source, adhoc_source, load_sources
 from wirehouse.tasks.fetch import HttpFetcher, discover_targets, fetch_targets, parse_retry_after
 from wirehouse.tasks.records import FETCH_OUTCOMES, Target
 
+# The gate spaces the starts of requests; the server sees their arrivals, which a busy machine (or a
+# first request that still has to connect) can bring closer together by a few tens of milliseconds.
+ARRIVAL_JITTER = 0.1
+
 
 @pytest.fixture
 def fetcher(fetch_settings):
@@ -105,7 +109,7 @@ def test_robots_crawl_delay_spaces_requests(fetch_settings):
         server.stop()
     assert [page.outcome for page in pages] == ["ok", "ok"]
     first, second = sorted(server.starts["/good"] + server.starts["/news/one"])
-    assert second - first >= 0.28
+    assert second - first >= 0.3 - ARRIVAL_JITTER  # without the delay: a few milliseconds
 
 
 def test_private_target_is_refused_without_a_request(server, fetch_settings):
@@ -159,7 +163,7 @@ def test_fetch_targets_keeps_order_and_spaces_requests_to_one_host(server, fetch
     assert [page.url for page in pages] == [server.url(path) for path in paths]
     assert [page.outcome for page in pages] == ["ok", "http_4xx", "ok"]
     starts = sorted(server.starts["/news/one"][-1:] + server.starts["/missing"][-1:] + server.starts["/good"][-1:])
-    assert all(later - earlier >= 0.19 for earlier, later in zip(starts, starts[1:]))
+    assert all(later - earlier >= 0.2 - ARRIVAL_JITTER for earlier, later in zip(starts, starts[1:]))
 
 
 def test_discover_reads_rss_and_atom_links_urls_and_files(server, fetch_settings, tmp_path):
