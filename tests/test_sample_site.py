@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from itertools import combinations
@@ -319,14 +318,11 @@ def test_the_proxy_answers_for_the_sample_host_only(site):
         assert http.get("http://elsewhere.example/robots.txt").status_code == 404
 
 
-def test_server_starts_fast_logs_nothing_and_stops(catalog, capfd):
-    started = time.perf_counter()
+def test_server_logs_nothing_and_stops(catalog, capfd):
     with serve_sample_site() as running:
-        elapsed = time.perf_counter() - started
         with httpx.Client(proxy=running.proxy_url) as http:
             statuses = Counter(http.get(running.base_url + path).status_code for path in ("/robots.txt", "/x"))
         proxy_url = running.proxy_url
-    assert elapsed < 1.0
     assert statuses == Counter({200: 1, 404: 1})
     assert capfd.readouterr().err == ""
     with pytest.raises(httpx.ConnectError):
