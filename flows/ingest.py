@@ -203,26 +203,31 @@ def land_slices(
         listings = (frontier, feed_pages) if number == 0 else (None, [])
         committed.append(commit_slice(warehouse, settings, report, fetches, work, listings, window, on_progress))
         window.runs.append(report.run_id)
-        forget_results([*fetches, *(future for batch in work for future in batch.futures())])
+        next_fetches, next_work = ahead
+        forget_results(keep=[*next_fetches, *(future for batch in next_work for future in batch.futures())])
     return committed
 
 
-def forget_results(futures: list[PrefectFuture]) -> None:
-    """Drop what the flow run's context keeps of these finished tasks' results.
+def forget_results(keep: list[PrefectFuture]) -> None:
+    """Drop what the flow run's context keeps of finished tasks' results, but those of `keep`.
 
     Prefect links every task result, and each item of a returned list, to its task's state in
     `FlowRunContext.run_results` for the life of the flow run (to draw lineage when a result is
-    passed on as a plain value): about eight entries a page here (24,668 after 3,000 pages), which
-    a long run kept to its end. A committed slice's results are never passed on again.
+    passed on as a plain value): about eight entries a page for the submitted tasks here, and as
+    many again for the tasks the flow calls directly (dedup, stories, load), which a long run
+    kept to its end (about 4,000 entries a slice of 2,000 pages). A committed slice's results
+    are never passed on again; the next slice's (`keep`, already running) still are.
     """
     context = FlowRunContext.get()
     if context is None:
         return
-    done = {future.task_run_id for future in futures}
+    kept = {future.task_run_id for future in keep}
     # A copy (one C call, atomic under the GIL): the next slice's tasks add entries meanwhile.
     linked = context.run_results.copy()
-    for key in [key for key, (state, *_) in linked.items() if state.state_details.task_run_id in done]:
-        context.run_results.pop(key, None)
+    for key, (state, *_) in linked.items():
+        task_run_id = state.state_details.task_run_id
+        if task_run_id is not None and task_run_id not in kept:
+            context.run_results.pop(key, None)
 
 
 def commit_slice(warehouse: Path, settings: Settings, report: RunReport, fetches, work, listings, window, on_progress=None) -> RunReport:

@@ -175,14 +175,15 @@ def test_a_committed_slices_results_are_forgotten_by_the_flow_run(prefect_harnes
     def two_slices():
         first, second = pages.submit(3), pages.submit(2)
         first.wait(), second.wait()
+        called = pages(4)  # a task the flow calls directly: its result is linked as well
         before = linked()
-        forget_results([first])
-        return first.task_run_id, second.task_run_id, before, linked()
+        forget_results(keep=[second])
+        return first.task_run_id, second.task_run_id, len(called), before, linked()
 
-    first, second, before, after = two_slices()
+    first, second, called, before, after = two_slices()
     # Each result and each item of it is linked to its task's state, until its slice is forgotten.
-    assert before.count(first) == 4 and before.count(second) == 3
-    assert first not in after and after.count(second) == 3
+    assert before.count(first) == 4 and before.count(second) == 3 and len(before) == 4 + 3 + called + 1
+    assert after == [second] * 3
 
 
 def test_failed_fetches_are_recorded_and_retried_on_the_next_run(prefect_harness, settings):
