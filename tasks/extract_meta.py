@@ -112,6 +112,10 @@ _PICTURE_CREDIT = re.compile(r"\b(?:photo|photograph|image|illustration|graphic|
 _PERSON_NAME = re.compile(
     r"(?:[A-Z][\w'’.-]*\s+)(?:(?:[A-Z][\w'’.-]*|van|von|de|der|den|del|da|di|du|la|le|bin|al)\s+){0,2}[A-Z][\w'’-]*"
 )
+# "Jane Doe's blog", "Jane Doe's thoughts on ...": a site named for its writer.
+_OWNED_SITE = re.compile(
+    r"(?P<name>[^|:]+?)['’]s\s+(?:blog|weblog|notes|site|journal|newsletter|homepage|home page|thoughts|writing)\b", re.IGNORECASE
+)
 # What a byline prints between two names: ",", "and", "&", "with", ", and".
 _PRINTED_JOIN = re.compile(r"\s*(?:,|;|&|\band\b|\bwith\b|,\s*and\b|,\s*&)\s*", re.IGNORECASE)
 # A link to a writer's own page.
@@ -799,11 +803,28 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
         printed = dateline_name(headline, meta.site_name, url)
         writers = [("html", printed)] if printed and not _names_only_site(printed, meta.site_name, url) else []
     meta.author_source, meta.authors = (writers or found or [("html", last_resort_authors(tree, headline))])[0]
+    if not meta.authors:
+        meta.authors = site_owner(tree, meta.site_name)
     # "Jane Doe, The Gazette": the site beside its writers is their employer, not an author.
     meta.authors = [name for name in meta.authors if not names_site(name, meta.site_name, url)] or meta.authors
     if headline is not None:
         meta.authors = [whole_name(name, headline) for name in meta.authors]
     meta.byline = printed_authors(meta.authors, printed_bylines(tree, article, metas, headline))
+
+
+def site_owner(tree, site_name: str | None) -> list[str]:
+    """A personal site's writer, for a page that names no author: "Colin Watson's blog" as the
+    site's name, the <title>'s suffix or the feed's title.
+
+    A bare name is not enough: "Playful Tones" is as person-shaped as "Pierce Freeman".
+    """
+    title = _text(tree.findtext(".//title")) or ""
+    feeds = tree.xpath('//link[@rel="alternate"][contains(@type, "rss") or contains(@type, "atom")]/@title')
+    for named in [site_name, *_TITLE_SEPARATORS.split(title)[1:], *feeds[:1]]:
+        owned = _OWNED_SITE.match(" ".join((named or "").split()))
+        if owned and _PERSON_NAME.fullmatch(owned["name"].strip()) and not DESK_WORDS.search(owned["name"]):
+            return [owned["name"].strip()]
+    return []
 
 
 def whole_name(name: str, headline) -> str:

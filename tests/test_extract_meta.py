@@ -220,6 +220,20 @@ def test_the_site_beside_its_writers_is_not_an_author():
         "The Harbour Gazette"]
 
 
+@pytest.mark.parametrize(
+    ("title", "authors"),
+    [
+        ("Preparing a transition | Colin Watson's blog", ["Colin Watson"]),
+        ("Preparing a transition - Colin Watson’s notes on Debian", ["Colin Watson"]),
+        ("Preparing a transition | Playful Tones", []),  # a brand as person-shaped as a name
+        ("Preparing a transition | The Team's blog", []),
+    ],
+)
+def test_a_personal_blog_named_for_its_writer_gives_the_author_when_none_is_printed(title, authors):
+    html = f"<html><head><title>{title}</title></head><body><article><h1>Preparing a transition</h1><p>Text.</p></article></body></html>"
+    assert meta_of(html).authors == authors
+
+
 def test_the_url_dates_a_page_with_no_other_date():
     meta = meta_of(page())  # URL: .../news/2025/03/03/council-approves-flood-budget
     assert (meta.date_published, meta.date_source) == (datetime(2025, 3, 3), "url")
