@@ -2,7 +2,8 @@
 
 Extractors keep a block's lines together, so a share bar, a byline or an "Also read" link set
 inside the article body survives into the text. Each family below is a pattern over one short
-line; long lines are prose and are never dropped, whatever words they contain.
+line; long lines are prose and are never dropped, whatever words they contain, unless they are
+notices made of such lines (`is_notice_paragraph`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ import re
 
 # A line longer than this many words is prose, never boilerplate.
 MAX_WORDS = 30
+# A paragraph longer than this is prose even when it opens like a notice.
+MAX_NOTICE_WORDS = 150
+# Families that open a notice paragraph: "Disclosure: this post contains affiliate links. ..."
+NOTICE_FAMILIES = {"affiliate", "advert", "call_to_action", "cookie", "newsletter", "follow", "feedback", "legal", "copyright"}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“(])")
 
 _SOCIAL = (
     r"(?:facebook|twitter|x|linkedin|whatsapp|reddit|pinterest|email|e-mail|telegram|messenger|flipboard|"
@@ -177,6 +183,15 @@ def boilerplate_family(line: str) -> str | None:
     return None
 
 
+def is_notice_paragraph(line: str) -> bool:
+    """True for a paragraph of boilerplate sentences: it opens with a notice (an affiliate
+    disclosure, a cookie notice, a newsletter call) and at least half its sentences are boilerplate."""
+    if not MAX_WORDS < len(line.split()) <= MAX_NOTICE_WORDS:
+        return False
+    families = [boilerplate_family(sentence) for sentence in _SENTENCE_END.split(line.strip())]
+    return families[0] in NOTICE_FAMILIES and 2 * sum(family is not None for family in families) >= len(families)
+
+
 def remove_boilerplate(text: str) -> str:
     """The text without its boilerplate lines; blank-line paragraph breaks are kept as they were."""
-    return "\n".join(line for line in text.split("\n") if boilerplate_family(line) is None)
+    return "\n".join(line for line in text.split("\n") if boilerplate_family(line) is None and not is_notice_paragraph(line))

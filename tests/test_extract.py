@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from wirehouse.config.settings import load_settings
-from wirehouse.tasks.boilerplate import boilerplate_family
+from wirehouse.tasks.boilerplate import boilerplate_family, remove_boilerplate
 from wirehouse.tasks.extract import extract_article, extract_manifest, extract_pages, format_article
 from wirehouse.tasks.extract_meta import (
     clean_title, dateline_dates, json_ld_article, marked_authors, read_meta, split_authors, visible_headline,
@@ -427,6 +427,21 @@ def test_visible_headline_is_the_h1_that_reads_as_the_headline(h1s, titles, expe
 )
 def test_boilerplate_families_spare_prose(line, family):
     assert boilerplate_family(line) == family
+
+
+def test_a_paragraph_of_notices_goes_but_prose_that_mentions_them_stays():
+    disclosure = ("Disclosure: some of my posts contain affiliate links. If you purchase something through one of those "
+                  "links I may receive a small commission, so thank you for supporting the Harbour Kitchen when you shop! "
+                  "All opinions are my own.")
+    cookies = ("We use cookies on our website to give you the most relevant experience by remembering your preferences "
+               "and repeat visits. By clicking Accept, you consent to the use of all the cookies.")
+    prose = ("Subscribe to the idea that the harbour will flood again and the budget looks small. The council's engineers "
+             "said the walls were built for a storm surge of two metres, and the last one reached two and a half. "
+             "Residents on the quay have asked for pumps before the winter.")
+    story = ("Retailers earn a commission when readers buy through links, the consumer agency said on Tuesday, and "
+             "most readers never notice the disclosure. It asked sites to print it before the first link.")
+    kept = remove_boilerplate("\n".join([disclosure, prose, cookies, story]))
+    assert kept.split("\n") == [prose, story]
 
 
 def test_format_article_prints_metadata_then_text(settings):
