@@ -26,6 +26,7 @@ from wirehouse.tasks.load import (
     Processed, RunReport, land, merge_reports, open_run, read_aliases, read_candidates, read_frontier, read_health,
     read_known, read_stories, select_changed, split_by_version, tally_run,
 )
+from wirehouse.tasks.pools import return_free_memory
 from wirehouse.tasks.report import publish_run_report
 from wirehouse.warehouse import db
 from wirehouse.tasks.stories import StoryWindow, assign_story_ids
@@ -93,6 +94,17 @@ class BatchWork:
     def futures(self) -> list[PrefectFuture]:
         """Every future of the batch, one a field."""
         return [getattr(self, field.name) for field in fields(self)]
+
+
+@dataclass
+class SubmittedSlice:
+    """The futures of one slice of the frontier: its fetches, and the work on each fetched batch."""
+
+    fetches: list[PrefectFuture]
+    work: list[BatchWork]
+
+    def futures(self) -> list[PrefectFuture]:
+        return [*self.fetches, *(future for batch in self.work for future in batch.futures())]
 
 
 def submit_batch(warehouse: Path, settings: Settings, pages) -> BatchWork:
@@ -196,15 +208,15 @@ def land_slices(
     window, committed = StoryWindow(), []
     ahead = submit_slice(warehouse, settings, slices[0])
     for number in range(len(slices)):
-        fetches, work = ahead
+        current = ahead
         if number + 1 < len(slices):
             ahead = submit_slice(warehouse, settings, slices[number + 1])
         report = first if number == 0 else RunReport(db.new_run_id(), str(warehouse), datetime.now(timezone.utc), sources=first.sources)
-        listings = (frontier, feed_pages) if number == 0 else (None, [])
-        committed.append(commit_slice(warehouse, settings, report, fetches, work, listings, window, on_progress))
+        listed = (frontier, feed_pages) if number == 0 else (None, [])
+        committed.append(commit_slice(warehouse, settings, report, current, *listed, window, on_progress))
         window.runs.append(report.run_id)
-        next_fetches, next_work = ahead
-        forget_results(keep=[*next_fetches, *(future for batch in next_work for future in batch.futures())])
+        forget_results(keep=ahead.futures() if ahead is not current else [])
+        return_free_memory()
     return committed
 
 
@@ -230,22 +242,27 @@ def forget_results(keep: list[PrefectFuture]) -> None:
             context.run_results.pop(key, None)
 
 
-def commit_slice(warehouse: Path, settings: Settings, report: RunReport, fetches, work, listings, window, on_progress=None) -> RunReport:
-    """Gather one slice's fetches and work, dedup and group its articles, and commit it as a run."""
-    frontier, feed_pages = listings
+def commit_slice(
+    warehouse: Path, settings: Settings, report: RunReport, submitted: SubmittedSlice, frontier, feed_pages: list, window, on_progress=None
+) -> RunReport:
+    """Gather one slice's fetches and work, dedup and group its articles, and commit it as a run.
+
+    The run's first slice also counts and lands what discovery listed (`frontier`, `feed_pages`);
+    the others get None and [].
+    """
     with timed_stage(report, "fetch", on_progress):
-        pages = _flatten(_gather(fetches, "fetch", on_progress))
-    processed = process_pages(warehouse, settings, report, work, window, on_progress)
+        pages = _flatten(_gather(submitted.fetches, "fetch", on_progress))
+    processed = process_pages(warehouse, settings, report, submitted.work, window, on_progress)
     tally_run(report, frontier, feed_pages, pages, processed)
     with timed_stage(report, "load", on_progress):
         return land(warehouse, report, big(feed_pages + pages), big(processed))
 
 
-def submit_slice(warehouse: Path, settings: Settings, targets: list) -> tuple[list[PrefectFuture], list[BatchWork]]:
+def submit_slice(warehouse: Path, settings: Settings, targets: list) -> SubmittedSlice:
     """Submit the fetching of a slice's targets, batch by batch, each followed by its work.
 
     The thread pool takes tasks in order, so the first batches are extracted while the last
     ones are fetched.
     """
     fetches = [fetch_batch.submit(big(batch), settings.fetch) for batch in batches(targets, settings.fetch.batch_size)]
-    return fetches, [submit_batch(warehouse, settings, fetched) for fetched in fetches]
+    return SubmittedSlice(fetches, [submit_batch(warehouse, settings, fetched) for fetched in fetches])

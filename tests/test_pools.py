@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from wirehouse.tasks.pools import PoolSlot, RecyclingPool
+from wirehouse.tasks.pools import PoolSlot, RecyclingPool, _malloc_trim, return_free_memory
 
 
 def _square_and_pid(x: int) -> tuple[int, int]:
@@ -104,3 +104,23 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"  # a zombie has exited
     except FileNotFoundError:
         return False
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm") or _malloc_trim() is None, reason="needs Linux and glibc")
+def test_free_memory_held_between_live_blocks_goes_back_to_the_system():
+    kept = []
+
+    def fragment() -> None:  # in a thread of its own, as the flow's tasks are: its own glibc arena
+        blocks = [bytes(2048) for _ in range(60_000)]  # about 120 MiB
+        kept.extend(blocks[::16])  # one block in 16 stays: the pages between them cannot shrink the heap
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(fragment).result()
+    before = _resident_bytes()
+    return_free_memory()
+    assert before - _resident_bytes() > 50 * 2**20
