@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import unescape
 from urllib.parse import urlsplit
 
@@ -128,8 +128,6 @@ _HTML_DAY = re.compile(r"\s*\d{4}-\d\d-\d\d")
 _URL_DATE = re.compile(r"/(?P<year>(?:19|20)\d\d)[/-](?P<month>[01]?\d)[/-](?P<day>[0-3]?\d)(?:[/-]|$)")
 # A printed date this many days from the metadata's is the same moment in another time zone.
 ZONE_DAYS = 1
-# A printed <time> this close to the metadata's moment is that moment, in the page's own zone.
-SAME_MOMENT = timedelta(hours=1)
 _TAG = re.compile(r"<[^>]+>")
 # A UTF-8 lead byte read as Latin-1 and followed by a continuation byte (C1 controls included).
 _MOJIBAKE = re.compile(r"[\u00c2-\u00f4][\u0080-\u00bf]")
@@ -681,23 +679,6 @@ def read_dateline(meta: PageMeta, headline) -> None:
         meta.date_modified = next((date for date, updated in printed if updated), None)
     elif len({date.date() for date in shown}) == 1 and _days_apart(shown[0], meta.date_published) > ZONE_DAYS:
         meta.date_published, meta.date_source = shown[0], "html"
-    else:
-        meta.date_published = in_page_zone(meta.date_published, shown)
-
-
-def in_page_zone(date: datetime | None, shown: list[datetime]) -> datetime | None:
-    """A metadata date given in UTC, in the zone the page prints the same moment in.
-
-    CMSs stamp their metadata in UTC: a story posted at 9 pm in New York is dated the next day
-    there, while the page (and its URL) say the day it was posted. A <time> by the headline
-    within SAME_MOMENT of the metadata's moment, with its own offset, gives the page's zone.
-    """
-    if date is None or date.utcoffset() != timedelta(0):
-        return date
-    for printed in shown:
-        if printed.utcoffset() and abs(printed - date) <= SAME_MOMENT:
-            return date.astimezone(printed.tzinfo)
-    return date
 
 
 def _days_apart(a: datetime, b: datetime) -> int:

@@ -46,17 +46,6 @@ def test_metadata_dates_stand_when_the_dateline_agrees_or_is_a_time_zone_apart()
     assert (meta.date_published.date(), meta.date_source) == (date(2023, 4, 26), "json-ld")
 
 
-def test_a_utc_metadata_date_takes_the_zone_the_page_prints_the_same_moment_in():
-    # Posted at 7:05 pm in California: 03:05 the next day in UTC, the day the page shows.
-    posted = {**ARTICLE, "datePublished": "2025-12-19T03:05:00+00:00"}
-    meta = meta_of(page(json_ld=posted, dateline='<p><time datetime="2025-12-18T19:05:00-08:00">Dec 18</time></p>'))
-    assert (meta.date_published.date(), meta.date_source) == (date(2025, 12, 18), "json-ld")
-    assert meta.date_published.isoformat() == "2025-12-18T19:05:00-08:00"
-    # A printed time of another moment (a comment, an update) leaves the metadata's zone alone.
-    meta = meta_of(page(json_ld=posted, dateline='<p><time datetime="2025-12-18T14:00:00-08:00">Dec 18</time></p>'))
-    assert meta.date_published.isoformat() == "2025-12-19T03:05:00+00:00"
-
-
 def test_an_update_line_or_a_list_of_dates_does_not_override_the_metadata():
     meta = meta_of(page(json_ld=ARTICLE, dateline="<p>Updated: August 21, 2025</p>"))
     assert (meta.date_published.date(), meta.date_source) == (date(2023, 4, 26), "json-ld")
