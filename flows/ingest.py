@@ -227,7 +227,7 @@ def forget_results(keep: list[PrefectFuture]) -> None:
     `FlowRunContext.run_results` for the life of the flow run (to draw lineage when a result is
     passed on as a plain value): about eight entries a page for the submitted tasks here, and as
     many again for the tasks the flow calls directly (dedup, stories, load), which a long run
-    kept to its end (about 4,000 entries a slice of 2,000 pages). A committed slice's results
+    kept to its end (about 8,000 entries a slice of 2,000 pages). A committed slice's results
     are never passed on again; the next slice's (`keep`, already running) still are.
     """
     context = FlowRunContext.get()
