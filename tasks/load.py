@@ -480,9 +480,9 @@ def read_entity_aliases(warehouse: Path, enrichments: list[ArticleEnrichment]) -
                 select alias_key, entity_id from entity_aliases where alias_key in (select alias_key from batch_keys)
             ),
             final as (
-                select matched.alias_key, entities.entity_id, entities.name, entities.label
+                select matched.alias_key, entity_labels.entity_id, entity_labels.name, entity_labels.label
                 from matched
-                join entities using (entity_id)
+                join entity_labels using (entity_id)
             )
             select * from final
             """

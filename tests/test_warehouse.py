@@ -109,3 +109,29 @@ def test_empty_warehouse_has_every_table(tmp_path):
     with db.connect_catalog(tmp_path) as con:
         names = {row[0] for row in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
     assert {"runs", "fetches", "raw_pages", "articles", "article_entities", "article_bands"} <= names
+
+
+def _mention(article_id, label, start):
+    return {"article_id": article_id, "text": "Acme", "label": label, "start_char": start, "end_char": start + 4,
+            "entity_id": "acme", "name": "Acme"}
+
+
+def test_an_entity_label_tie_goes_to_the_preferred_label_every_time(tmp_path):
+    db.init_warehouse(tmp_path)
+    run = db.new_run_id()
+    db.write_part(tmp_path, "entities", run, [{"entity_id": "acme", "name": "Acme", "label": "PRODUCT", "key": "acme"}])
+    # Two mentions each: ORG comes before GPE and PRODUCT in LABEL_PREFERENCE.
+    mentions = [_mention("a", "PRODUCT", 0), _mention("a", "GPE", 10), _mention("b", "ORG", 0), _mention("b", "PRODUCT", 10),
+                _mention("b", "GPE", 20), _mention("b", "ORG", 30)]
+    db.write_part(tmp_path, "article_entities", run, mentions)
+    _commit(tmp_path, run, [_article_row("a", "Acme text"), _article_row("b", "Acme more")])
+    sql = "select label from entity_labels where entity_id = 'acme'"
+    assert {_count(tmp_path, sql) for _ in range(20)} == {"ORG"}
+    assert _count(tmp_path, "select label from entities where entity_id = 'acme'") == "ORG"
+
+
+def test_the_label_tie_break_in_sql_follows_label_preference():
+    from wirehouse.tasks.entities import LABEL_PREFERENCE
+
+    sql = next(text for name, text in db._view_files() if name.endswith("entity_labels.sql"))
+    assert str(list(LABEL_PREFERENCE)) in sql.replace('"', "'")

@@ -1,21 +1,14 @@
 -- entities: one row per canonical entity, with every spelling it was seen under and how widely.
--- label is the most common label of its current mentions (the stored first label when it has
--- none); first_seen/last_seen are the earliest and latest dates of the articles mentioning it.
+-- name and label as in `entity_labels`; first_seen/last_seen are the earliest and latest dates of
+-- the articles mentioning it.
 create or replace view entities as
-with committed as (
-    select run_id from runs
-),
-definitions as (
-    select entity_id, name, label, key, _loaded_at as created_at
-    from read_parquet('{parquet}/entities/*.parquet', union_by_name = true)
-    where _run_id in (select run_id from committed)
-    qualify row_number() over (partition by entity_id order by _loaded_at) = 1
+with definitions as (
+    select * from entity_labels
 ),
 mentions as (
     select
         article_entities.entity_id,
         article_entities.article_id,
-        article_entities.label,
         trim(regexp_replace(article_entities.text, '\s+', ' ', 'g')) as surface,
         coalesce(articles.date_published, articles.fetched_at) as seen_at
     from article_entities
@@ -25,7 +18,6 @@ mentions as (
 per_entity as (
     select
         entity_id,
-        mode(label) as label,
         list(distinct surface) as surfaces,
         count(distinct article_id) as n_articles,
         count(*) as n_mentions,
@@ -43,7 +35,7 @@ final as (
     select
         definitions.entity_id,
         definitions.name,
-        coalesce(per_entity.label, definitions.label) as label,
+        definitions.label,
         list_sort(list_distinct(list_concat(coalesce(alias_lists.aliases, []), coalesce(per_entity.surfaces, [])))) as aliases,
         coalesce(per_entity.n_articles, 0) as n_articles,
         coalesce(per_entity.n_mentions, 0) as n_mentions,

@@ -1,0 +1,46 @@
+-- entity_labels: one row per canonical entity, its name and its label now. The label is the one
+-- most of its current mentions carry (the stored first label when it has none); a tie goes to the
+-- label earlier in tasks/entities.py LABEL_PREFERENCE, then the alphabetically first, so the same
+-- warehouse always gives the same answer.
+create or replace view entity_labels as
+with committed as (
+    select run_id from runs
+),
+definitions as (
+    select entity_id, name, label, key, _loaded_at as created_at
+    from read_parquet('{parquet}/entities/*.parquet', union_by_name = true)
+    where _run_id in (select run_id from committed)
+    qualify row_number() over (partition by entity_id order by _loaded_at) = 1
+),
+votes as (
+    select entity_id, label, count(*) as mentions
+    from article_entities
+    where entity_id is not null
+    group by entity_id, label
+),
+voted as (
+    select
+        entity_id,
+        first(
+            label
+            order by
+                mentions desc,
+                coalesce(list_position(
+                    ['PERSON', 'ORG', 'GPE', 'LOC', 'FAC', 'NORP', 'EVENT', 'LAW', 'WORK_OF_ART', 'PRODUCT'], label
+                ), 99),
+                label
+        ) as label
+    from votes
+    group by entity_id
+),
+final as (
+    select
+        definitions.entity_id,
+        definitions.name,
+        coalesce(voted.label, definitions.label) as label,
+        definitions.key,
+        definitions.created_at
+    from definitions
+    left join voted using (entity_id)
+)
+select * from final;
