@@ -130,14 +130,18 @@ class StoryIndex:
     Document frequencies count every article observed and still in the window; a vector is
     weighted with the frequencies of the moment it is added and kept as it is (recomputing
     every member's vector as the window moves would make each article cost the whole window).
-    Terms are numbered once (`term_ids`), so members, counts and postings hold small integers.
-    At most `max_window_articles` members are kept: past that the oldest tenth leaves early.
+    Terms are numbered (`term_ids`), so members, counts and postings hold small integers; a term
+    no member holds any more gives its number back for a new term, so the vocabulary is the
+    window's, not the run's. At most `max_window_articles` members are kept: past that the
+    oldest tenth leaves early.
     """
 
     def __init__(self, settings: StoriesSettings):
         self.settings = settings
         self.members: dict[str, _Member] = {}
         self.term_ids: dict[str, int] = {}
+        self._terms: list[str] = []  # term id -> term
+        self._free_ids: list[int] = []  # the numbers of terms no member holds any more
         self.entity_terms: set[int] = set()  # the ids of entity names (weighed up)
         self.df: Counter[int] = Counter()
         self.docs = 0
@@ -151,11 +155,19 @@ class StoryIndex:
         for term, count in terms.items():
             term_id = ids.get(term)
             if term_id is None:
-                term_id = ids[term] = len(ids)
+                term_id = ids[term] = self._number(term)
                 if term.startswith(_ENTITY):
                     self.entity_terms.add(term_id)
             counts[term_id] = count
         return counts
+
+    def _number(self, term: str) -> int:
+        if self._free_ids:
+            term_id = self._free_ids.pop()
+            self._terms[term_id] = term
+            return term_id
+        self._terms.append(term)
+        return len(self._terms) - 1
 
     def observe(self, terms: dict[int, int]) -> None:
         """Count a document's terms (`ids_of`) in the window's document frequencies."""
@@ -213,8 +225,17 @@ class StoryIndex:
                     self.postings[term] = kept
                 else:
                     del self.postings[term]
+            self._forget_terms({term for term, count in self.df.items() if count <= 0})
             self.df = +self.df
         return len(dropped)
+
+    def _forget_terms(self, dead: set[int]) -> None:
+        """Free the numbers of terms no member holds (their counts fell to zero)."""
+        for term_id in dead:
+            del self.term_ids[self._terms[term_id]]
+            self._terms[term_id] = ""
+            self.entity_terms.discard(term_id)
+        self._free_ids.extend(dead)
 
     def best_match(self, article_id: str, when: datetime, vector: dict[int, float]) -> tuple[str, float] | None:
         """The member most similar to a document's vector within the window, and the cosine, if any."""
@@ -237,8 +258,8 @@ class StoryIndex:
 
     def _cosines(self, vector: dict[int, float], others: list[_Member]) -> np.ndarray:
         """The cosine of a vector with each member's, in one pass over their concatenated arrays."""
-        if len(self._scratch) < len(self.term_ids):
-            self._scratch = np.zeros(2 * len(self.term_ids))
+        if len(self._scratch) < len(self._terms):
+            self._scratch = np.zeros(2 * len(self._terms))
         ids = np.fromiter(vector, np.int64, len(vector))
         self._scratch[ids] = np.fromiter(vector.values(), np.float64, len(vector))
         terms = np.concatenate([other.vector_terms for other in others])

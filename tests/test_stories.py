@@ -118,6 +118,19 @@ def test_a_full_window_lets_its_oldest_articles_go_first(settings):
     assert set(index.members) == {"cl"} and index.docs == 1
     assert all(index.df[term_id] == 1 for term_id in index.members["cl"].terms.tolist())
 
+
+def test_the_vocabulary_is_the_windows_and_freed_term_numbers_serve_new_terms(settings):
+    index = build_index([_story_article("old", QUAKE_CHILE, ENTITIES["cl"])], settings.stories)
+    peak = len(index.term_ids)
+    assert index.evict_before(DAY + timedelta(days=1)) == 1
+    assert not index.term_ids and not index.entity_terms
+    batch = [_story_article("jp", QUAKE_JAPAN, ENTITIES["jp"], days=1), _story_article("jp2", QUAKE_JAPAN_REWRITE, ENTITIES["jp2"], days=1.2)]
+    result = assign_into(index, batch)
+    assert result.story_of == {"jp": "jp", "jp2": "jp"}
+    live = {term_id for member in index.members.values() for term_id in member.terms.tolist()}
+    assert live == set(index.term_ids.values())
+    assert max(live) < max(peak, len(live))  # the numbers "old" freed were used again, no gap
+
 # The flow end to end: pages over real HTTP on 127.0.0.1.
 
 def _page(title: str, paragraphs: list[str], site: str, published: datetime) -> bytes:
