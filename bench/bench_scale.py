@@ -32,10 +32,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+from wirehouse.runtime import configure_environment
+
+# As `wirehouse run` starts a flow: Prefect quiet and patient, glibc's malloc tuned (the flow's
+# child process inherits the variables).
+configure_environment()
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
