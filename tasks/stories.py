@@ -186,8 +186,9 @@ class StoryIndex:
         return {term: w / norm for w, term in top}
 
     def add(self, article_id: str, when: datetime, story_id: str, terms: dict[int, int], vector: dict[int, float] | None = None) -> None:
-        """Put an observed article in the window as a member of `story_id`."""
+        """Put an observed article in the window as a member of `story_id` (replacing its earlier version)."""
         vector = vector or self.vector(terms)
+        self._withdraw(article_id)
         self.members[article_id] = _Member(
             article_id, when, story_id, np.fromiter(terms, np.int32, len(terms)),
             np.fromiter(vector, np.int32, len(vector)), np.fromiter(vector.values(), np.float32, len(vector)),
@@ -198,6 +199,19 @@ class StoryIndex:
         cap = self.settings.max_window_articles
         if len(self.members) > cap:  # a tenth at once: an eviction walks the postings
             self._evict(lambda _oldest: len(self.members) > cap * 0.9)
+
+    def _withdraw(self, article_id: str) -> None:
+        """Take a member's earlier version out of the counts and postings (an updated article)."""
+        old = self.members.get(article_id)
+        if old is None:
+            return
+        self.docs -= 1
+        self.df.subtract(old.terms.tolist())
+        for term in old.vector_terms[: self.settings.lookup_terms].tolist():
+            ids = self.postings[term]
+            ids.remove(article_id)
+            if not ids:
+                del self.postings[term]
 
     def _lookup_terms(self, vector: dict[int, float]) -> list[int]:
         return list(vector)[: self.settings.lookup_terms]  # vectors are built heaviest first

@@ -119,6 +119,15 @@ def test_a_full_window_lets_its_oldest_articles_go_first(settings):
     assert all(index.df[term_id] == 1 for term_id in index.members["cl"].terms.tolist())
 
 
+def test_an_updated_article_replaces_its_earlier_version_in_the_counts(settings):
+    index = build_index([_story_article("a", QUAKE_JAPAN, ENTITIES["jp"], story_id="s")], settings.stories)
+    result = assign_into(index, [_story_article("a", QUAKE_CHILE, ENTITIES["cl"])], {"a": "s"})
+    assert result.story_of == {"a": "s"}
+    assert index.docs == 1 and set(index.members) == {"a"}
+    terms = set(index.members["a"].terms.tolist())
+    assert {term for term, n in index.df.items() if n > 0} == terms and all(index.df[term] == 1 for term in terms)
+    assert index.postings and all(ids == ["a"] for ids in index.postings.values())
+
 def test_the_vocabulary_is_the_windows_and_freed_term_numbers_serve_new_terms(settings):
     index = build_index([_story_article("old", QUAKE_CHILE, ENTITIES["cl"])], settings.stories)
     peak = len(index.term_ids)
