@@ -83,17 +83,41 @@ def direct_stages(corpus: Corpus, count: int) -> tuple[dict[str, float], list[st
     return rates, texts
 
 
-def _tree_rss(process) -> int:
-    """Resident bytes of a process and all its children."""
+def _tree_rss(process, cpu: dict[int, tuple[str, float]] | None = None) -> int:
+    """Resident bytes of a process and all its children; records each one's CPU seconds so far in `cpu`."""
     import psutil
 
     total = 0
     for member in [process, *process.children(recursive=True)]:
         try:
             total += member.memory_info().rss
+            if cpu is not None:
+                times = member.cpu_times()
+                kind = cpu[member.pid][0] if member.pid in cpu else _kind(member, process)
+                cpu[member.pid] = (kind, times.user + times.system)
         except psutil.Error:
             pass
     return total
+
+
+def _kind(member, flow_process) -> str:
+    """What a process of the flow's tree is, for the CPU split: by its command line."""
+    if member.pid == flow_process.pid:
+        return "flow process"
+    command = " ".join(member.cmdline())
+    # The extraction and enrichment workers come from one fork server and carry its command line.
+    for marker, kind in (("forkserver", "workers"), ("uvicorn", "Prefect server")):
+        if marker in command:
+            return kind
+    return "other"
+
+
+def cpu_split(cpu: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds by kind of process (a recycled worker counts up to its last sample, 0.25 s before it exited)."""
+    split: dict[str, float] = {}
+    for kind, seconds in cpu.values():
+        split[kind] = split.get(kind, 0.0) + seconds
+    return dict(sorted(split.items(), key=lambda item: -item[1]))
 
 
 def whole_flow(served, pages: int) -> dict:
@@ -102,7 +126,7 @@ def whole_flow(served, pages: int) -> dict:
         spec = Path(tmp) / "run.json"
         spec.write_text(json.dumps({"sources": served.sources(), "proxy": served.proxy_url, "warehouse": str(Path(tmp) / "wh")}))
         child = subprocess.Popen([sys.executable, __file__, "--flow-child", str(spec)], stdout=subprocess.PIPE, text=True)
-        peak = [0]
+        peak, cpu = [0], {}
         try:
             import psutil
 
@@ -110,7 +134,7 @@ def whole_flow(served, pages: int) -> dict:
 
             def sample() -> None:
                 while child.poll() is None:
-                    peak[0] = max(peak[0], _tree_rss(process))
+                    peak[0] = max(peak[0], _tree_rss(process, cpu))
                     time.sleep(0.25)
 
             sampler = threading.Thread(target=sample, daemon=True)
@@ -128,6 +152,7 @@ def whole_flow(served, pages: int) -> dict:
 
             peak[0] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         result["peak_rss"] = peak[0]
+        result["cpu"] = cpu_split(cpu)
         return result
 
 
@@ -192,6 +217,9 @@ def report_flow(pages: int, flow: dict, server_cpu: float) -> float:
           f"corpus server {server_cpu:.1f} s CPU in the bench process")
     print(f"  peak RSS of the flow process and its children: {flow['peak_rss'] / 2**20:.0f} MiB "
           f"(the flow process alone: {flow['own_peak_rss'] / 2**20:.0f} MiB)")
+    if flow["cpu"]:
+        print("  CPU seconds (warm-up included): " + ", ".join(f"{kind} {seconds:.0f}" for kind, seconds in flow["cpu"].items())
+              + f", corpus server {server_cpu:.0f}; {CORES} cores x {flow['wall']:.0f} s = {CORES * flow['wall']:.0f}")
     return rate
 
 
