@@ -239,13 +239,13 @@ class StoryIndex:
                     self.postings[term] = kept
                 else:
                     del self.postings[term]
-            self._forget_terms({term for term, count in self.df.items() if count <= 0})
-            self.df = +self.df
+            self._forget_terms([term for term, count in self.df.items() if count <= 0])
         return len(dropped)
 
-    def _forget_terms(self, dead: set[int]) -> None:
-        """Free the numbers of terms no member holds (their counts fell to zero)."""
+    def _forget_terms(self, dead: list[int]) -> None:
+        """Drop the counts of terms no member holds (they fell to zero) and free their numbers."""
         for term_id in dead:
+            del self.df[term_id]
             del self.term_ids[self._terms[term_id]]
             self._terms[term_id] = ""
             self.entity_terms.discard(term_id)

@@ -17,7 +17,7 @@ _PATIENT = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"}
 # glibc's malloc in a long run with many threads (Prefect's, the flow's task threads): two arenas
 # instead of up to eight a core, and blocks of 128 KiB and more mapped and unmapped on their own
 # (glibc otherwise raises that threshold as large blocks are freed, and its heaps fragment). A
-# 20,000-page run held 120 MiB free in glibc's heaps at slice 9 instead of 352, and its RSS grew
+# 20,000-page run held 121 MiB free in glibc's heaps at slice 9 instead of 311-352, and its RSS grew
 # 9 MiB from slices 2-5 to 6-9 instead of 22 (README, Memory). Read by glibc when a process
 # starts: the workers and flow-run processes started from here inherit them.
 _ALLOCATOR = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}
