@@ -21,13 +21,13 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from wirehouse.tasks.records import ArticleEnrichment, EntityMention
+from wirehouse.tasks.records import ArticleEnrichment, EntityMention, changed
 
 # Leading words dropped from a PERSON span ("Prime Minister", "Mr.", "spokesperson").
 TITLE_WORDS = frozenset(
@@ -197,7 +197,7 @@ def normalize_mentions(text: str, mentions: list[EntityMention], acronyms: dict[
         resolved[key] = (label, _best_name([m.canonical for m in full]))
     for item in items:
         label, name = resolved[match_key(item.canonical)]
-        out.append(replace(item.raw, raw_label=item.raw.label, label=label, name=name))
+        out.append(changed(item.raw, raw_label=item.raw.label, label=label, name=name))
     return out
 
 
@@ -290,7 +290,7 @@ def resolve_entities(enrichments: list[ArticleEnrichment], known: dict[str, Know
             entity = entities[key]
             # Through an alias (an acronym, another article's spelling) the entity's label wins.
             label = entity.label if key != match_key(mention.name) else mention.label
-            result.mentions.append(replace(mention, entity_id=entity.entity_id, name=entity.name, label=label))
+            result.mentions.append(changed(mention, entity_id=entity.entity_id, name=entity.name, label=label))
     return result
 
 

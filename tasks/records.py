@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -114,6 +115,15 @@ class Rejection:
     url: str
     outcome: str  # one of EXTRACT_OUTCOMES
     reason: str
+
+
+def changed(record, **fields):
+    """A copy of a dataclass record with `fields` set: `dataclasses.replace` without re-running
+    `__init__`, which walks the class's fields on every call (15 us; a run makes two a mention)."""
+    copied = copy.copy(record)
+    for name, value in fields.items():
+        setattr(copied, name, value)
+    return copied
 
 
 @dataclass
