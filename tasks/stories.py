@@ -27,7 +27,7 @@ import sys
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -68,15 +68,14 @@ class StoryResult:
     scores: dict[str, float] = field(default_factory=dict)  # article_id -> cosine of the match it joined
 
 
+@cache
 def _stop_words() -> frozenset[str]:
     from spacy.lang.en.stop_words import STOP_WORDS  # a plain word list: no model is loaded
 
     return frozenset(STOP_WORDS)
 
 
-_STOP: frozenset[str] | None = None
-
-
+@lru_cache(maxsize=1 << 16)
 def normalize_entity(text: str) -> str:
     """One spelling per name: case and accents' forms folded, "the" and a possessive dropped."""
     folded = " ".join(unicodedata.normalize("NFKC", text).lower().split())
@@ -85,17 +84,20 @@ def normalize_entity(text: str) -> str:
 
 def keywords(text: str) -> list[str]:
     """Content words of a text: letters only, stop words and short words dropped, plural folded."""
-    global _STOP
-    if _STOP is None:
-        _STOP = _stop_words()
-    words = []
-    for word in _WORD.findall(unicodedata.normalize("NFKC", text).lower()):
-        if len(word) < 4 or word in _STOP:
-            continue
-        if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-            word = word[:-1]
-        words.append(word)
-    return words
+    return [form for word in _WORD.findall(unicodedata.normalize("NFKC", text).lower()) if (form := _keyword_form(word))]
+
+
+@lru_cache(maxsize=1 << 17)
+def _keyword_form(word: str) -> str | None:
+    """A word as a keyword (plural folded, interned), None for a stop word or a short one.
+
+    Cached: news text repeats its words, and a run asks this for every word of every article.
+    """
+    if len(word) < 4 or word in _stop_words():
+        return None
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return sys.intern(word)
 
 
 def story_terms(article: StoryArticle) -> Counter[str]:
@@ -104,10 +106,10 @@ def story_terms(article: StoryArticle) -> Counter[str]:
     Terms are interned: a window of many thousand articles then holds each word once, not once
     an article (33 KiB an article in the index before, most of it copies of the same words).
     """
-    terms = Counter(map(sys.intern, keywords(article.text)))
+    terms = Counter(keywords(article.text))
     if article.title:
         for word in keywords(article.title):
-            terms[sys.intern(word)] += 2
+            terms[word] += 2
     terms.update(sys.intern(_ENTITY + key) for name in article.entities if (key := normalize_entity(name)))
     return terms
 

@@ -3,6 +3,7 @@ and the two seed reports served over HTTP through the whole flow, then re-enrich
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +14,7 @@ import pytest
 
 from wirehouse.tasks.enrich import KEYPHRASE_METHOD, enrich_articles, model_label, shutdown_pool
 from wirehouse.tasks.entities import KnownEntity, find_acronyms, match_key, normalize_mentions, resolve_entities
-from wirehouse.tasks.records import Article, EntityMention
+from wirehouse.tasks.records import Article, EntityMention, changed
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 
@@ -241,3 +242,11 @@ def test_reenrich_since_writes_newer_enrichments_that_win(seeds_run):
     # Nothing published since a far date: an empty run that changes nothing.
     empty = reenrich(warehouse, datetime(2999, 1, 1, tzinfo=timezone.utc), fewer)
     assert empty.entities == 0
+
+
+def test_changed_copies_a_record_as_dataclasses_replace_does():
+    mention = EntityMention("a1", "Kwame Eze", "PERSON", 4, 13, sentence=0, raw_label="ORG", name="Kwame Eze")
+    copy = changed(mention, entity_id="e1", name="K. Eze", label="ORG")
+    assert copy == dataclasses.replace(mention, entity_id="e1", name="K. Eze", label="ORG")
+    assert type(copy) is EntityMention and copy is not mention
+    assert (mention.entity_id, mention.name, mention.label) == (None, "Kwame Eze", "PERSON")  # the original untouched
