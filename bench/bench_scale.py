@@ -141,7 +141,7 @@ def whole_flow(served, pages: int) -> dict:
         spec = Path(tmp) / "run.json"
         spec.write_text(json.dumps({"sources": served.sources(), "proxy": served.proxy_url, "warehouse": str(Path(tmp) / "wh")}))
         child = subprocess.Popen([sys.executable, __file__, "--flow-child", str(spec)], stdout=subprocess.PIPE, text=True)
-        peak, cpu, before = [0], {}, {}
+        peak, cpu, before, timeline = [0], {}, {}, []
         try:
             import psutil
 
@@ -152,6 +152,8 @@ def whole_flow(served, pages: int) -> dict:
                     peak[0] = max(peak[0], _tree_rss(process, cpu))
                     if not before and started_flag(spec).exists():
                         before.update(cpu, bench=("corpus server + sampler", time.process_time()))
+                    if before:  # (time, CPU seconds of every process so far): where the cores waited
+                        timeline.append((time.perf_counter(), sum(seconds for _, seconds in cpu.values()) + time.process_time()))
                     time.sleep(0.25)
 
             sampler = threading.Thread(target=sample, daemon=True)
@@ -170,7 +172,20 @@ def whole_flow(served, pages: int) -> dict:
             peak[0] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         result["peak_rss"] = peak[0]
         result["cpu"] = cpu_split({**cpu, "bench": ("corpus server + sampler", time.process_time())}, before) if before else {}
+        result["idle"] = idle_by_tenth(timeline)
         return result
+
+
+def idle_by_tenth(timeline: list[tuple[float, float]]) -> list[float]:
+    """Core-seconds no process of the run used, in each tenth of the timed run (from `timeline`'s samples)."""
+    if len(timeline) < 2:
+        return []
+    (start, _), (end, _) = timeline[0], timeline[-1]
+    tenths = [0.0] * 10
+    for (t0, c0), (t1, c1) in zip(timeline, timeline[1:]):
+        tenth = min(int((t0 - start) / (end - start) * 10), 9)
+        tenths[tenth] += max(CORES * (t1 - t0) - (c1 - c0), 0.0)
+    return tenths
 
 
 def started_flag(spec: Path) -> Path:
@@ -242,6 +257,8 @@ def report_flow(pages: int, flow: dict) -> float:
     if flow["cpu"]:
         print("  CPU seconds of the timed run: " + ", ".join(f"{kind} {seconds:.0f}" for kind, seconds in flow["cpu"].items())
               + f"; {CORES} cores x {flow['wall']:.0f} s = {CORES * flow['wall']:.0f}")
+    if flow["idle"]:
+        print("  idle core-seconds in each tenth of the run: " + " ".join(f"{seconds:.0f}" for seconds in flow["idle"]))
     return rate
 
 

@@ -236,3 +236,21 @@ def _teaser_state(warehouse):
         rows = con.execute("select url, article_id, duplicate_of, duplicate_kind, story_id from articles").fetchall()
         links = con.execute("select count(*) from duplicate_links").fetchone()[0]
     return {urlsplit(url).path: tuple(rest) for url, *rest in rows}, links
+
+
+def test_fingerprint_bands_stay_those_landed_warehouses_hold():
+    # The bands are stored (`article_bands`) and compared with the next runs' new ones: a change
+    # to how they are computed would hide every earlier article from dedup. Pinned to the
+    # values of the code before its speed-up in 08a4428 (read off 600bed6).
+    from wirehouse.config.settings import load_settings
+    from wirehouse.tasks.dedup import fingerprint
+
+    text = (
+        "The harbour council approved a new ferry timetable on Tuesday, said Amara Okonkwo, the committee chair. "
+        "Crossings will run every 20 minutes from May, and the late boat returns after a two-year gap; "
+        "the union welcomed the change but asked for more crew."
+    )
+    print_ = fingerprint("a1", text, load_settings().dedup)
+    assert (print_.words, len(print_.bands)) == (44, 42 + 16)
+    assert print_.bands[:2] == [1722594899376327287, 1193524277726735064]
+    assert print_.bands[-1] == -3071147316479452887
