@@ -151,7 +151,7 @@ def whole_flow(served, pages: int) -> dict:
                 while child.poll() is None:
                     peak[0] = max(peak[0], _tree_rss(process, cpu))
                     if not before and started_flag(spec).exists():
-                        before.update(cpu, bench=("corpus server + sampler", time.process_time()))
+                        before.update(cpu, bench=_bench_cpu())
                     if before:  # (time, CPU seconds of every process so far): where the cores waited
                         timeline.append((time.perf_counter(), sum(seconds for _, seconds in cpu.values()) + time.process_time()))
                     time.sleep(0.25)
@@ -171,7 +171,7 @@ def whole_flow(served, pages: int) -> dict:
 
             peak[0] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         result["peak_rss"] = peak[0]
-        result["cpu"] = cpu_split({**cpu, "bench": ("corpus server + sampler", time.process_time())}, before) if before else {}
+        result["cpu"] = cpu_split({**cpu, "bench": _bench_cpu()}, before) if before else {}
         result["idle"] = idle_by_tenth(timeline)
         return result
 
@@ -186,6 +186,11 @@ def idle_by_tenth(timeline: list[tuple[float, float]]) -> list[float]:
         tenth = min(int((t0 - start) / (end - start) * 10), 9)
         tenths[tenth] += max(CORES * (t1 - t0) - (c1 - c0), 0.0)
     return tenths
+
+
+def _bench_cpu() -> tuple[str, float]:
+    """This process's CPU seconds so far (the corpus server's threads and the sampler), as a `cpu` entry."""
+    return ("corpus server + sampler", time.process_time())
 
 
 def started_flag(spec: Path) -> Path:

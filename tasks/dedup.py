@@ -120,7 +120,7 @@ def shingle_hashes(grams: frozenset[str]) -> np.ndarray:
 
 def shingles(text: str, size: int) -> np.ndarray:
     """The `size`-word shingles of the normalized text (the whole text if shorter), hashed."""
-    return shingle_hashes(_word_shingles(normalize_text(text).split(), size))
+    return shingle_hashes(_word_shingles(_words(text), size))
 
 
 def _shared(a: np.ndarray, b: np.ndarray) -> int:
