@@ -308,7 +308,7 @@ def read_known_versions(warehouse: Path, article_ids: list[str]) -> dict[str, st
         wanted = pa.table({"article_id": article_ids})
         con.register("wanted", wanted)
         rows = con.execute(
-            "select article_id, content_hash from articles where article_id in (select article_id from wanted)"
+            "select article_id, content_hash from articles_among((select list(article_id) from wanted))"
         ).fetchall()
     return dict(rows)
 
@@ -338,7 +338,8 @@ def read_dedup_candidates(
     with db.connect(warehouse) as con:
         con.register("batch_bands", bands)
         con.register("batch_hashes", pa.table({"content_hash": content_hashes}))
-        # Narrow columns first: the view's newest-version pass then never reads a text.
+        # Only the versions of the ids the bands and hashes name are ranked (`articles_among`), on
+        # narrow columns: no read holds every landed article, nor any text but the compared ones.
         rows = con.execute(
             """
             with shared_bands as (
@@ -350,13 +351,16 @@ def read_dedup_candidates(
             band_matches as (
                 select distinct article_id from shared_bands where shared >= $min_shared
             ),
-            current_articles as (
-                select article_id, content_hash, duplicate_of, duplicate_kind, similarity, story_id, loaded_by_run
-                from articles
+            hash_matches as (
+                select article_id from article_versions where content_hash in (select content_hash from batch_hashes)
+            ),
+            matched as (
+                select article_id, content_hash, coalesce(duplicate_of, article_id) as canonical
+                from articles_among((select list(distinct article_id) from (from band_matches union all from hash_matches)))
             ),
             matches as (
-                select article_id, coalesce(duplicate_of, article_id) as canonical
-                from current_articles
+                select article_id, canonical
+                from matched
                 where article_id in (select article_id from band_matches)
                     or content_hash in (select content_hash from batch_hashes)
             ),
@@ -365,11 +369,19 @@ def read_dedup_candidates(
                 union
                 select canonical from matches
             ),
+            -- Whoever may be in the matches' groups now: a version or a link naming a canonical.
+            member_ids as (
+                select article_id from compared
+                union
+                select article_id from article_versions where duplicate_of in (select canonical from matches)
+                union
+                select article_id from duplicate_links where duplicate_of in (select canonical from matches)
+            ),
             final as (
                 select
                     article_id, content_hash, article_id in (select article_id from compared) as compared,
                     duplicate_of, duplicate_kind, similarity, coalesce(story_id, article_id) as story_id, loaded_by_run
-                from current_articles
+                from articles_among((select list(article_id) from member_ids))
                 where article_id in (select article_id from compared)
                     or duplicate_of in (select canonical from matches)
             )
@@ -424,24 +436,24 @@ def read_story_state(
         con.register("wanted", pa.table({"article_id": ids}))
         con.register("spans", pa.table({"low": [s[0] for s in spans], "high": [s[1] for s in spans]}, schema=_SPANS))
         con.register("skip_runs", pa.table({"run_id": list(skip_runs)}, schema=pa.schema([("run_id", pa.string())])))
-        # Every span read already (a later slice of one ingest): nothing to read. Else the
-        # window's ids come from narrow columns first, so the view's newest-version pass reads
-        # the texts of those articles only (read whole, it held every landed text at once).
+        # Every span read already (a later slice of one ingest): nothing to read. Else the ids
+        # dated in the window come from narrow columns first, and only their versions are ranked
+        # (`articles_among`): a read holds the window's articles, not every landed one.
         rows = [] if not spans else con.execute(
             """
-            with in_window as (
-                select article_id
-                from articles
+            with dated_in_window as (
+                select distinct article_id
+                from article_versions
                 where exists (select 1 from spans where coalesce(date_published, fetched_at) between low and high)
                     and article_id not in (select article_id from batch_ids)
-                    and loaded_by_run not in (select run_id from skip_runs)
             ),
             window_articles as (
                 select
                     article_id, coalesce(date_published, fetched_at) as seen_at, title, text,
                     coalesce(story_id, article_id) as story_id, duplicate_of
-                from articles
-                where article_id in (select article_id from in_window)
+                from articles_among((select list(article_id) from dated_in_window))
+                where exists (select 1 from spans where coalesce(date_published, fetched_at) between low and high)
+                    and loaded_by_run not in (select run_id from skip_runs)
             ),
             names as (
                 select article_id, list(text order by start_char) as entities
@@ -459,7 +471,7 @@ def read_story_state(
             """
         ).fetchall()
         stories = con.execute(
-            "select article_id, coalesce(story_id, article_id) from articles where article_id in (select article_id from wanted)"
+            "select article_id, coalesce(story_id, article_id) from articles_among((select list(article_id) from wanted))"
         ).fetchall()
     return [StoryArticle(*row) for row in rows], dict(stories)
 

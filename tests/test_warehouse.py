@@ -46,6 +46,23 @@ def test_newest_version_of_an_article_wins(tmp_path):
     assert _count(tmp_path, "select text from articles where article_id = 'a'") == "corrected text"
 
 
+def test_articles_among_gives_the_views_rows_of_the_ids_asked_only(tmp_path):
+    db.init_warehouse(tmp_path)
+    _commit(tmp_path, db.new_run_id(), [_article_row("a", "first text"), _article_row("b", "other"), _article_row("c", "third")])
+    _commit(tmp_path, db.new_run_id(), [_article_row("a", "corrected text")])
+    link = db.new_run_id()
+    db.write_part(tmp_path, "duplicate_links", link, [{"article_id": "b", "duplicate_of": "c", "duplicate_kind": "near", "similarity": 0.9}])
+    db.write_part(tmp_path, "runs", link, [{"run_id": link, "started_at": NOW, "status": "ok"}])
+    some = "select article_id, text, duplicate_of from articles_among(['a', 'b', 'z']) order by 1"
+    assert _count(tmp_path, f"select count(*) from ({some})") == 2
+    with db.connect_catalog(tmp_path) as con:
+        assert con.execute(some).fetchall() == [("a", "corrected text", None), ("b", "other", "c")]
+        assert con.execute(some).fetchall() == con.execute(
+            "select article_id, text, duplicate_of from articles where article_id in ('a', 'b', 'z') order by 1"
+        ).fetchall()
+        assert con.execute("select count(*) from articles_among([])").fetchone()[0] == 0
+
+
 def test_a_run_killed_during_the_load_leaves_the_previous_state(tmp_path):
     db.init_warehouse(tmp_path)
     _commit(tmp_path, db.new_run_id(), [_article_row("a", "kept text")])
