@@ -457,8 +457,7 @@ def read_story_state(
             ),
             names as (
                 select article_id, list(text order by start_char) as entities
-                from article_entities
-                where article_id in (select article_id from window_articles)
+                from article_entities_among((select list(article_id) from window_articles))
                 group by article_id
             ),
             final as (
@@ -489,12 +488,12 @@ def read_entity_aliases(warehouse: Path, enrichments: list[ArticleEnrichment]) -
         rows = con.execute(
             """
             with matched as (
-                select alias_key, entity_id from entity_aliases where alias_key in (select alias_key from batch_keys)
+                select alias_key, entity_id from entity_aliases_among((select list(alias_key) from batch_keys))
             ),
             final as (
-                select matched.alias_key, entity_labels.entity_id, entity_labels.name, entity_labels.label
+                select matched.alias_key, labels.entity_id, labels.name, labels.label
                 from matched
-                join entity_labels using (entity_id)
+                join entity_labels_among((select list(distinct entity_id) from matched)) as labels using (entity_id)
             )
             select * from final
             """

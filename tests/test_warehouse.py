@@ -145,6 +145,25 @@ def test_an_entity_label_tie_goes_to_the_preferred_label_every_time(tmp_path):
     sql = "select label from entity_labels where entity_id = 'acme'"
     assert {_count(tmp_path, sql) for _ in range(20)} == {"ORG"}
     assert _count(tmp_path, "select label from entities where entity_id = 'acme'") == "ORG"
+    # The pipeline's lookup of a batch's entities counts the same votes.
+    assert _count(tmp_path, "select label from entity_labels_among(['acme'])") == "ORG"
+    assert _count(tmp_path, "select count(*) from article_entities_among(['acme'], by_entity := true)") == 6
+    assert _count(tmp_path, "select count(*) from entity_labels_among(['other'])") == 0
+
+
+def test_a_batch_lookup_counts_the_mentions_of_current_versions_only(tmp_path):
+    db.init_warehouse(tmp_path)
+    first, second = db.new_run_id(), db.new_run_id()
+    db.write_part(tmp_path, "entities", first, [{"entity_id": "acme", "name": "Acme", "label": "ORG", "key": "acme"}])
+    db.write_part(tmp_path, "article_entities", first, [_mention("a", "ORG", 0), _mention("a", "ORG", 10), _mention("b", "GPE", 0)])
+    _commit(tmp_path, first, [_article_row("a", "Acme text"), _article_row("b", "Acme more")])
+    # A new version of a: its one mention replaces the first version's two.
+    db.write_part(tmp_path, "article_entities", second, [_mention("a", "PRODUCT", 0)])
+    _commit(tmp_path, second, [_article_row("a", "Acme text, revised")])
+    assert _count(tmp_path, "select count(*) from article_entities_among(['acme'], by_entity := true)") == 2
+    assert _count(tmp_path, "select label from entity_labels_among(['acme'])") == _count(
+        tmp_path, "select label from entity_labels where entity_id = 'acme'"
+    ) == "GPE"
 
 
 def test_the_label_tie_break_in_sql_follows_label_preference():

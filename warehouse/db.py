@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import uuid
 from functools import lru_cache
 from contextlib import contextmanager
@@ -262,11 +263,38 @@ def build_catalog(warehouse: Path) -> Path:
 
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the warehouse's views: the pipeline's own reads.
+    """A connection (a cursor) to this process's in-memory DuckDB database over the warehouse's
+    views: the pipeline's own reads. Close it after use (`with db.connect(...) as con`).
 
-    It holds no lock on any file, so it never gets in an analyst's way.
+    The database is made once per warehouse (and view version, and S3 settings) and kept for the
+    process: creating every view binds every Parquet part's schema, which cost 0.6 s and 56 MiB a
+    read at 100,000 articles (50 runs), for reads that themselves took a tenth of that. The views
+    list the parts at each query, so a kept database sees every commit. A cursor's registered
+    tables are its own, so threads read at once. It holds no lock on any file, so it never gets
+    in an analyst's way.
     """
+    key = (str(parquet_root(warehouse)), catalog_version(warehouse), _s3_secret() if remote_url(warehouse) else "")
+    with _DATABASES_LOCK:
+        if key not in _DATABASES:
+            if len(_DATABASES) >= _KEPT_DATABASES:  # the oldest goes (its open cursors keep it alive)
+                _DATABASES.pop(next(iter(_DATABASES))).close()
+            _DATABASES[key] = _open_database(warehouse)
+        return _DATABASES[key].cursor()
+
+
+_DATABASES: dict[tuple[str, str, str], duckdb.DuckDBPyConnection] = {}
+_DATABASES_LOCK = threading.Lock()
+_KEPT_DATABASES = 4
+
+
+def _open_database(warehouse: Path) -> duckdb.DuckDBPyConnection:
     con = _attach_storage(duckdb.connect(), warehouse)
+    # A kept database would otherwise keep every block of Parquet it ever read (up to 80% of RAM).
+    con.execute("set global enable_external_file_cache = false")
+    # The reads scan a table twice on purpose: the ids first, on narrow columns, then those ids'
+    # rows (`articles_among`). DuckDB's common-subplan pass would share the two scans by
+    # materializing one with every column: every landed text at once (+330 MiB at 100,000).
+    con.execute("set global disabled_optimizers = 'common_subplan'")
     for statement in view_statements(warehouse):
         con.execute(statement)
     return con

@@ -2,20 +2,26 @@
 -- most of its current mentions carry (the stored first label when it has none); a tie goes to the
 -- label earlier in tasks/entities.py LABEL_PREFERENCE, then the alphabetically first, so the same
 -- warehouse always gives the same answer.
-create or replace view entity_labels as
+-- entity_labels_among(ids): the rows of the entity ids in the list `ids` only (all with
+-- every := true): the pipeline's lookup of a batch's entities counts only their mentions' votes.
+create or replace macro entity_labels_among(ids, every := false) as table
 with committed as (
     select run_id from runs
 ),
 definitions as (
     select entity_id, name, label, key, _loaded_at as created_at
     from read_parquet('{parquet}/entities/*.parquet', union_by_name = true)
-    where _run_id in (select run_id from committed)
+    where _run_id in (select run_id from committed) and (every or entity_id in (select unnest(ids)))
     qualify row_number() over (partition by entity_id order by _loaded_at) = 1
+),
+mentions as (
+    select entity_id, label from article_entities where every and entity_id is not null
+    union all
+    select entity_id, label from article_entities_among(if(every, [], ids), by_entity := true)
 ),
 votes as (
     select entity_id, label, count(*) as mentions
-    from article_entities
-    where entity_id is not null
+    from mentions
     group by entity_id, label
 ),
 voted as (
@@ -44,3 +50,6 @@ final as (
     left join voted using (entity_id)
 )
 select * from final;
+
+create or replace view entity_labels as
+select * from entity_labels_among([], every := true);

@@ -1,0 +1,226 @@
+"""Memory and time of the pipeline's warehouse reads as the warehouse grows.
+
+    python bench/bench_reads.py                          # 10,000 and 100,000 landed articles
+    python bench/bench_reads.py --articles 10000 300000
+
+A slice of an ingest reads the warehouse four ways: the versions of its articles
+(`read_known_versions`), dedup's candidates (LSH bands joined with `article_bands`, then their
+groups), the story window (`read_story_state`) and the entity aliases its mentions may match
+(`read_entity_aliases`). Their memory must follow the batch and the window, not the warehouse,
+but for the band index itself. Each size gets a warehouse of synthetic rows shaped as the
+pipeline lands them (runs of 2,000 articles, 500 words, the configured LSH bands, 40 entity
+mentions an article, an entity and alias per article), and each read runs on a batch of 2,000
+articles (half landed, half new) in a fresh process, which samples its own RSS, twice (the first
+read also makes the process's database over the warehouse, as a run's first slice does): printed
+are the seconds and the peak RSS over the process's RSS just before each, then, for the later
+reads, the largest size's time as a multiple of the smallest's and its peak's difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+RUN_ARTICLES = 2000
+BATCH = 2000
+MENTIONS = 40
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+READS = ("known versions", "dedup candidates", "story window", "entity aliases")
+
+
+def article_id(number: int) -> str:
+    return hashlib.sha256(f"article {number}".encode()).hexdigest()[:16]
+
+
+def entity_key(number: int) -> str:
+    from wirehouse.tasks.entities import match_key
+
+    return match_key(f"Entity {number}")
+
+
+def content_hash(number: int) -> str:
+    """The same hash for an article in the warehouse and in the batch: an exact copy found."""
+    return f"{number:032x}"
+
+
+def band_hash(number: int, band: int) -> int:
+    """The same band values for an article in the warehouse and in the batch: a near copy proposed."""
+    return hash((number, band)) & (2**62 - 1)
+
+
+def landed_at(number: int) -> datetime:
+    """Articles a minute apart: the story window holds the same number of them at any size."""
+    return START + timedelta(minutes=number)
+
+
+def band_count() -> int:
+    from wirehouse.config.settings import load_settings
+
+    dedup = load_settings().dedup
+    return dedup.num_perm // dedup.band_rows + dedup.lede_num_perm // dedup.lede_band_rows
+
+
+def run_rows(first: int, count: int, bands: int, rng: random.Random) -> dict[str, list[dict]]:
+    """One run's rows of the tables the reads touch, for articles first .. first + count - 1."""
+    from wirehouse.tasks.entities import entity_id
+
+    words = [f"w{i}" for i in range(5000)]
+    rows: dict[str, list[dict]] = {"articles": [], "article_bands": [], "article_entities": [], "entities": [], "entity_aliases": []}
+    for number in range(first, first + count):
+        key, text = article_id(number), " ".join(rng.choices(words, k=500))
+        rows["articles"].append({
+            "article_id": key, "url": f"https://n.example/{number}", "canonical_url": f"https://n.example/{number}",
+            "source": "bench", "title": f"Article {number}", "text": text, "word_count": 500,
+            "content_hash": content_hash(number), "date_published": landed_at(number),
+            "fetched_at": landed_at(number),
+        })
+        rows["article_bands"] += [{"article_id": key, "band": band, "hash": band_hash(number, band)} for band in range(bands)]
+        entity = entity_id("ORG", entity_key(number))
+        rows["entities"].append({"entity_id": entity, "name": f"Entity {number}", "label": "ORG", "key": entity_key(number)})
+        rows["entity_aliases"].append({"alias_key": entity_key(number), "alias": f"Entity {number}", "entity_id": entity, "kind": "name"})
+        rows["article_entities"] += [
+            {"article_id": key, "text": f"Entity {known}", "label": "ORG", "start_char": m, "end_char": m + 1, "raw_label": "ORG",
+             "entity_id": entity_id("ORG", entity_key(known)), "name": f"Entity {known}"}
+            for m, known in enumerate(rng.randrange(number + 1) for _ in range(MENTIONS))
+        ]
+    return rows
+
+
+def build(warehouse: Path, articles: int) -> None:
+    """Land `articles` synthetic articles as runs of RUN_ARTICLES, each committed by its runs row."""
+    from wirehouse.warehouse import db
+
+    db.init_warehouse(warehouse)
+    rng, bands = random.Random(articles), band_count()
+    for first in range(0, articles, RUN_ARTICLES):
+        run = db.new_run_id()
+        for table, rows in run_rows(first, min(RUN_ARTICLES, articles - first), bands, rng).items():
+            db.write_part(warehouse, table, run, rows)
+        db.write_part(warehouse, "runs", run, [{"run_id": run, "started_at": landed_at(first), "status": "ok"}])
+
+
+def batch(articles: int, bands: int):
+    """A slice's batch: BATCH // 2 landed articles at the end of the timeline and as many new ones.
+
+    A tenth of the landed ones come again as exact copies and another tenth as near copies (their
+    bands), so the candidates read finds and reads landed texts; the rest share nothing.
+    """
+    import numpy as np
+
+    from wirehouse.tasks.dedup import Fingerprint
+    from wirehouse.tasks.records import Article, ArticleEnrichment, EntityMention
+
+    rng = random.Random(1)
+    numbers = list(range(articles - BATCH // 2, articles + BATCH // 2))  # below `articles`: landed
+    batch_articles = [
+        Article(article_id(n), f"https://n.example/{n}", f"https://n.example/{n}", "bench", f"Article {n}", "text",
+                landed_at(n), date_published=landed_at(n), content_hash=content_hash(n) if n % 10 == 0 else f"new {n}")
+        for n in numbers
+    ]
+    prints = [
+        Fingerprint(a.article_id, np.zeros(0, dtype=np.uint64),
+                    [band_hash(n, band) if n % 10 == 1 else rng.getrandbits(62) for band in range(bands)])
+        for n, a in zip(numbers, batch_articles)
+    ]
+    enrichments = [
+        ArticleEnrichment(a.article_id, "en", [
+            EntityMention(a.article_id, name, "ORG", 0, 1, name=name)
+            for name in (f"Entity {rng.randrange(articles + BATCH)}" for _ in range(MENTIONS))
+        ], {}, [], [], None, {})
+        for a in batch_articles
+    ]
+    return batch_articles, prints, enrichments
+
+
+def measure_read(warehouse: Path, articles: int, read: str) -> dict:
+    """In this (fresh) process: one read on a batch, twice; the seconds and the peak RSS over the
+    RSS before each. The first pays for the process's database over the warehouse (db.connect
+    keeps it), as a run's first slice does; the second is what every later slice pays."""
+    from wirehouse.config.settings import load_settings
+    from wirehouse.tasks import load
+
+    settings = load_settings()
+    batch_articles, prints, enrichments = batch(articles, band_count())
+    calls = {
+        "known versions": lambda: load.read_known_versions(warehouse, [a.article_id for a in batch_articles]),
+        "dedup candidates": lambda: load.read_dedup_candidates(
+            warehouse, prints, [a.content_hash for a in batch_articles], settings.dedup
+        ),
+        "story window": lambda: load.read_story_state(warehouse, batch_articles, settings.stories),
+        "entity aliases": lambda: load.read_entity_aliases(warehouse, enrichments),
+    }
+    first, found = _sampled(calls[read])
+    then, _ = _sampled(calls[read])
+    return {"first": first, "then": then, "rows": len(found[0] if read == "story window" else found)}
+
+
+def _sampled(call) -> tuple[dict, object]:
+    """Call it while a thread samples this process's RSS every 5 ms."""
+    before = _rss()
+    peak, done = [before], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.005):
+            peak[0] = max(peak[0], _rss())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    found = call()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return {"seconds": seconds, "peak_mib": (max(peak[0], _rss()) - before) / 2**20}, found
+
+
+def _rss() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def run_read(warehouse: Path, articles: int, read: str) -> dict:
+    command = [sys.executable, __file__, "--measure", str(warehouse), str(articles), read]
+    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, nargs="+", default=[10_000, 100_000], help="warehouse sizes in landed articles")
+    parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        warehouse, articles, read = args.measure
+        print(json.dumps(measure_read(Path(warehouse), int(articles), read)))
+        return
+    results: dict[int, dict[str, dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="wirehouse-reads-") as folder:
+        for articles in args.articles:
+            warehouse = Path(folder) / str(articles)
+            started = time.perf_counter()
+            build(warehouse, articles)
+            print(f"{articles:,} synthetic articles landed in {time.perf_counter() - started:.0f} s "
+                  f"({articles // RUN_ARTICLES} runs); reads of a batch of {BATCH:,}:", flush=True)
+            results[articles] = {read: run_read(warehouse, articles, read) for read in READS}
+            for read, result in results[articles].items():
+                first, then = result["first"], result["then"]
+                print(f"  {read:<17} first {first['seconds']:5.2f} s, peak +{first['peak_mib']:4.0f} MiB; "
+                      f"then {then['seconds']:5.2f} s, +{then['peak_mib']:4.0f} MiB  ({result['rows']:,} rows)", flush=True)
+    small, large = min(results), max(results)
+    if small != large:
+        print(f"{large:,} / {small:,} articles:")
+        for read in READS:
+            a, b = results[small][read]["then"], results[large][read]["then"]
+            print(f"  {read:<17} then: time x{b['seconds'] / a['seconds']:.1f}, peak {b['peak_mib'] - a['peak_mib']:+.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
