@@ -34,6 +34,9 @@ from pathlib import Path
 RUN_ARTICLES = 2000
 BATCH = 2000
 MENTIONS = 40
+# A batch names entities of the latest RECENT_NAMES articles or new ones: as many keys to look up
+# at any warehouse size (news names what is in the news now).
+RECENT_NAMES = 10_000
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 READS = ("known versions", "dedup candidates", "story window", "entity aliases")
 
@@ -113,7 +116,8 @@ def batch(articles: int, bands: int):
     """A slice's batch: BATCH // 2 landed articles at the end of the timeline and as many new ones.
 
     A tenth of the landed ones come again as exact copies and another tenth as near copies (their
-    bands), so the candidates read finds and reads landed texts; the rest share nothing.
+    bands), so the candidates read finds and reads landed texts; the rest share nothing. Their
+    mentions name entities of the latest RECENT_NAMES articles' or new ones.
     """
     import numpy as np
 
@@ -135,7 +139,7 @@ def batch(articles: int, bands: int):
     enrichments = [
         ArticleEnrichment(a.article_id, "en", [
             EntityMention(a.article_id, name, "ORG", 0, 1, name=name)
-            for name in (f"Entity {rng.randrange(articles + BATCH)}" for _ in range(MENTIONS))
+            for name in (f"Entity {rng.randrange(max(0, articles - RECENT_NAMES), articles + BATCH)}" for _ in range(MENTIONS))
         ], {}, [], [], None, {})
         for a in batch_articles
     ]
