@@ -46,8 +46,10 @@ RECALL_RATIO = 0.6
 PUBLISHER_RATIO = 1.5
 # A text is stopped at its first block when a broader reading of the page finds this many times more ...
 BROADER_RATIO = 2.0
-# ... and two broader readings agree on its length within this share.
+# ... and two broader readings agree on its length within this share ...
 BROADER_AGREEMENT = 0.3
+# ... and at least this share of what the broader reading adds is prose paragraphs.
+BROADER_PROSE = 0.5
 # A line that ends so announces what follows it ("The plan has three parts:"), a list item starts so.
 ANNOUNCES = ":"
 LIST_ITEM = "- "
@@ -56,6 +58,8 @@ PROSE_WORDS = 8
 # A text under min_text_chars is still an article (a brief) when it holds this many prose sentences.
 BRIEF_SENTENCES = 2
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)\]]*\s+|(?<=[.!?])[\"'’”)\]]*$")
+# A paragraph that ends a sentence; one cut off with an ellipsis does not.
+_ENDS_SENTENCE = re.compile(r"(?<!\.\.)[.!?][\"'’”)\]]*$")
 
 
 @dataclass
@@ -315,8 +319,11 @@ def broader_text(tree, url: str | None, chosen: TextChoice) -> TextChoice | None
     and drop the body (items in cards, lists or tables). Two broader readings then find several
     times more: trafilatura's baseline (every paragraph-like block of the page, cheap) and its
     default mode. When both are BROADER_RATIO times longer, agree on the length within
-    BROADER_AGREEMENT, and the default text holds most of the chosen one, the default text wins.
-    A broader reading that only one of them makes is more likely boilerplate than body.
+    BROADER_AGREEMENT, the default text holds most of the chosen one, and at least BROADER_PROSE
+    of what it adds is prose (`prose_share`), the default text wins. A broader reading that only
+    one of them makes is more likely boilerplate than body; one that adds mostly cut-off
+    teasers of other stories, video-player labels or repeated captions is a stream around a
+    whole article, not the rest of it.
     """
     wanted = BROADER_RATIO * len(chosen.text)
     baseline = remove_boilerplate(trafilatura.baseline(tree)[1]).strip()  # it works on a copy
@@ -327,8 +334,49 @@ def broader_text(tree, url: str | None, chosen: TextChoice) -> TextChoice | None
     agree = abs(len(default) - len(baseline)) <= BROADER_AGREEMENT * max(len(default), len(baseline))
     if len(default) < wanted or not agree or not _holds(default, chosen.text):
         return None
-    reason = f"{chosen.source} kept {len(chosen.text)} chars; default mode {len(default)}, baseline {len(baseline)}"
+    prose = prose_share(chosen.text, default)
+    if prose < BROADER_PROSE:
+        return None
+    reason = (f"{chosen.source} kept {len(chosen.text)} chars; default mode {len(default)}, baseline {len(baseline)}, "
+              f"{prose:.0%} of what it adds prose")
     return TextChoice(default, raw, "default", reason)
+
+
+def _paragraphs(text: str) -> list[str]:
+    """The text's paragraphs: its lines, with a line that continues a sentence (lowercase start) joined to the one before.
+
+    trafilatura keeps the line breaks of text written straight into a div, so one paragraph
+    can come out as several lines.
+    """
+    paragraphs: list[str] = []
+    for line in _lines(text):
+        line = " ".join(line.split())
+        if paragraphs and line[:1].islower() and not _ENDS_SENTENCE.search(paragraphs[-1]):
+            paragraphs[-1] += " " + line
+        else:
+            paragraphs.append(line)
+    return paragraphs
+
+
+def prose_share(text: str, broader: str) -> float:
+    """The share of what `broader` adds to `text` (its paragraphs `text` lacks) that is prose, by characters.
+
+    A prose paragraph has PROSE_WORDS words or more, ends a sentence and is not repeated. What
+    a broader reading adds to an article's body is prose; what it adds around a whole article
+    is mostly not: teasers of other stories cut mid-sentence, labels, captions printed twice.
+    1.0 when it adds nothing.
+    """
+    kept = {_line_key(paragraph) for paragraph in _paragraphs(text)}
+    broader_paragraphs = _paragraphs(broader)
+    repeats = Counter(_line_key(paragraph) for paragraph in broader_paragraphs)
+    added = [paragraph for paragraph in broader_paragraphs if _line_key(paragraph) not in kept]
+    prose = [
+        paragraph for paragraph in added
+        if len(_WORDS.findall(paragraph)) >= PROSE_WORDS and _ENDS_SENTENCE.search(paragraph)
+        and repeats[_line_key(paragraph)] == 1
+    ]
+    total = sum(len(paragraph) for paragraph in added)
+    return sum(len(paragraph) for paragraph in prose) / total if total else 1.0
 
 
 def publisher_body(body: str | None, chosen: TextChoice) -> TextChoice | None:

@@ -16,7 +16,8 @@ from wirehouse.tasks.extract_meta import (
     visible_text,
 )
 from wirehouse.tasks.extract_page import (
-    TextChoice, announces_missing_lines, continued_body, default_over_narrow_recall, parse_html, restore_announced,
+    TextChoice, announces_missing_lines, broader_text, continued_body, default_over_narrow_recall, parse_html, prose_share,
+    restore_announced,
 )
 from wirehouse.tasks.records import Article, Page, Rejection
 from wirehouse.tasks.urls import article_id, canonical_url, content_hash
@@ -300,6 +301,45 @@ def test_default_mode_decides_when_recall_reads_another_block():
     assert result.source == "default" and "Paragraph 5 of the report" in result.text
     # Recall holding as much as the chosen text leaves the choice alone.
     assert default_over_narrow_recall(tree, URL, chosen, TextChoice(first, first, "recall", "")) is None
+
+
+def _story_page(extra: str) -> str:
+    """A whole three-paragraph story, then `extra` after it in the same column."""
+    story = "".join(
+        f"<p>Paragraph {n} of the story says the harbour wall needs repairs before the winter storms arrive.</p>"
+        for n in range(3)
+    )
+    return f"<html><body><h1>Harbour wall report</h1><div>{story}</div>{extra}</body></html>"
+
+
+def test_a_stream_of_cut_off_teasers_is_not_the_rest_of_the_article():
+    teasers = "".join(
+        f'<div class="teaser"><h3>Other story {n}</h3><p>The ferry company said on Monday that timetable {n} for the '
+        f"winter season would change again after the storms of last week, and a spokesperson added that the</p></div>"
+        for n in range(12)
+    )
+    story = "\n".join(
+        f"Paragraph {n} of the story says the harbour wall needs repairs before the winter storms arrive." for n in range(3)
+    )
+    chosen = TextChoice(story, story, "precision", "")
+    tree = parse_html(_story_page(teasers))
+    assert prose_share(story, story + "\nOther story 1\nThe ferry company said the timetable would change, and the") < 0.5
+    assert broader_text(tree, URL, chosen) is None
+
+
+def test_a_body_of_items_past_the_intro_is_the_rest_of_the_article():
+    items = "".join(
+        f"<section><h2>Step {n}</h2><p>Check the sea wall at marker {n} for cracks, and report any damage you find "
+        f"to the harbour office before the end of the week.</p></section>"
+        for n in range(12)
+    )
+    intro = "Paragraph 0 of the story says the harbour wall needs repairs before the winter storms arrive."
+    tree = parse_html(_story_page(items))
+    result = broader_text(tree, URL, TextChoice(intro, intro, "precision", ""))
+    assert result.source == "default" and "Check the sea wall at marker 11" in result.text
+    assert "of what it adds prose" in result.reason
+    # A paragraph written over several lines of a div counts as one.
+    assert prose_share("Intro.", "Intro.\nThe wall was checked on Monday and found to need\nrepairs before winter.") == 1.0
 
 
 def test_the_dateline_under_the_headline_dates_a_page_without_date_metadata():
