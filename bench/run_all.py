@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 BENCHES = [
-    ["bench_pipeline.py"], ["bench_extract.py"], ["bench_fetch.py"], ["bench_enrich.py"], ["bench_dedup.py"],
+    ["bench_pipeline.py"], ["bench_extract.py"], ["bench_fetch.py"], ["bench_enrich.py"], ["bench_dedup.py"], ["bench_reads.py"],
     ["bench_scale.py", "--pages", *os.environ.get("SCALE_PAGES", "10000").split()],
 ]
 
