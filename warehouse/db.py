@@ -112,7 +112,7 @@ def _s3_key(url: str) -> str:
 
 
 def _s3_secret() -> str:
-    """DuckDB's CREATE SECRET for S3 from the AWS_* environment (a temporary secret, per connection)."""
+    """DuckDB's CREATE SECRET for S3 from the AWS_* environment (a temporary secret, per database)."""
     options = {
         "key_id": os.environ.get("AWS_ACCESS_KEY_ID"),
         "secret": os.environ.get("AWS_SECRET_ACCESS_KEY"),
@@ -145,10 +145,12 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
-def _view_files() -> list[tuple[str, str]]:
+@lru_cache(maxsize=1)
+def _view_files() -> tuple[tuple[str, str], ...]:
+    """The package's view files, read once a process: `connect` keys its kept database by them on every read."""
     sql_dir = resources.files("wirehouse.warehouse").joinpath("sql")
     files = sorted(entry for entry in sql_dir.iterdir() if entry.name.endswith(".sql"))
-    return [(entry.name, entry.read_text(encoding="utf-8")) for entry in files]
+    return tuple((entry.name, entry.read_text(encoding="utf-8")) for entry in files)
 
 
 def query_names() -> list[str]:
