@@ -188,8 +188,11 @@ def is_notice_paragraph(line: str) -> bool:
     disclosure, a cookie notice, a newsletter call) and at least half its sentences are boilerplate."""
     if not MAX_WORDS < len(line.split()) <= MAX_NOTICE_WORDS:
         return False
-    families = [boilerplate_family(sentence) for sentence in _SENTENCE_END.split(line.strip())]
-    return families[0] in NOTICE_FAMILIES and 2 * sum(family is not None for family in families) >= len(families)
+    first, *rest = _SENTENCE_END.split(line.strip())
+    if boilerplate_family(first) not in NOTICE_FAMILIES:  # most paragraphs: their other sentences need no reading
+        return False
+    families = [boilerplate_family(sentence) for sentence in rest]
+    return 2 * (1 + sum(family is not None for family in families)) >= 1 + len(families)
 
 
 def remove_boilerplate(text: str) -> str:

@@ -57,6 +57,9 @@ LIST_ITEM = "- "
 PROSE_WORDS = 8
 # A text under min_text_chars is still an article (a brief) when it holds this many prose sentences.
 BRIEF_SENTENCES = 2
+# The characters of a text its language is read from: py3langid's time grows with the length (a
+# tenth of a page's extraction at 5,000), its answer on prose settles within a few hundred.
+LANGUAGE_SAMPLE = 2000
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)\]]*\s+|(?<=[.!?])[\"'’”)\]]*$")
 # A paragraph that ends a sentence; one cut off with an ellipsis does not.
 _ENDS_SENTENCE = re.compile(r"(?<!\.\.)[.!?][\"'’”)\]]*$")
@@ -406,7 +409,7 @@ def detect_language(text: str, declared: str | None) -> str | None:
         return declared
     import py3langid  # its model loads on first use: keep it out of import time
 
-    return py3langid.classify(text[:5000])[0]
+    return py3langid.classify(text[:LANGUAGE_SAMPLE])[0]
 
 
 def article_identity(url: str, rel_canonical: str | None) -> str:
