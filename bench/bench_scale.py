@@ -23,6 +23,7 @@ the CPU seconds of each kind of process during the timed run.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import subprocess
@@ -238,9 +239,41 @@ def slice_logger(started: float):
             slices[0] += 1
             rss = _own_rss()
             print(f"    slice {slices[0]:>3} committed at {time.perf_counter() - started:7.1f} s; flow process RSS {rss / 2**20:5.0f} MiB "
-                  f"(peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:5.0f})", file=sys.stderr, flush=True)
+                  f"(peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:5.0f}); {memory_parts()}", file=sys.stderr, flush=True)
 
     return on_progress
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def memory_parts() -> str:
+    """Who holds the flow process's memory now, in MiB: glibc's malloc (in use, free but held),
+    Python's allocated blocks (millions), Arrow's pool and the DuckDB databases the process keeps."""
+    import pyarrow
+
+    from wirehouse.warehouse import db
+
+    parts = []
+    try:
+        info = ctypes.CDLL(None).mallinfo2
+        info.restype = _Mallinfo2
+        glibc = info()
+        parts.append(f"glibc in use {(glibc.uordblks + glibc.hblkhd) / 2**20:.0f}, free held {glibc.fordblks / 2**20:.0f}")
+    except (OSError, AttributeError):
+        pass
+    parts.append(f"python blocks {sys.getallocatedblocks() / 1e6:.2f} M")
+    parts.append(f"arrow {pyarrow.total_allocated_bytes() / 2**20:.0f} ({pyarrow.default_memory_pool().backend_name})")
+    duck = 0
+    for database in list(db._DATABASES.values()):
+        try:
+            duck += database.cursor().execute("select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()").fetchone()[0]
+        except Exception:  # a database closed meanwhile
+            pass
+    parts.append(f"duckdb {duck / 2**20:.0f}")
+    return ", ".join(parts)
 
 
 def _own_rss() -> int:
