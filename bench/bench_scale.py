@@ -273,7 +273,26 @@ def memory_parts() -> str:
         except Exception:  # a database closed meanwhile
             pass
     parts.append(f"duckdb {duck / 2**20:.0f}")
+    file_backed, anonymous = _resident_by_kind()
+    parts.append(f"resident anonymous {anonymous / 2**20:.0f}, file-backed {file_backed / 2**20:.0f}")
     return ", ".join(parts)
+
+
+def _resident_by_kind() -> tuple[int, int]:
+    """This process's resident bytes in file-backed mappings (libraries, mapped files) and in anonymous ones (Linux)."""
+    totals = {"file": 0, "anonymous": 0}
+    kind = "anonymous"
+    try:
+        lines = Path("/proc/self/smaps").read_text().splitlines()
+    except OSError:
+        return 0, 0
+    for line in lines:
+        head = line.split(maxsplit=5)
+        if "-" in head[0] and len(head) >= 5:  # a mapping's header: address range, perms, offset, device, inode[, path]
+            kind = "file" if len(head) == 6 and head[5].startswith("/") else "anonymous"
+        elif head[0] == "Rss:":
+            totals[kind] += int(head[1]) * 1024
+    return totals["file"], totals["anonymous"]
 
 
 def _own_rss() -> int:

@@ -181,14 +181,19 @@ def ingest(
     with open_run(warehouse, settings.warehouse, on_wait) as run_id, concurrency(WRITER_LIMIT, strict=False):
         report = RunReport(run_id, str(warehouse), datetime.now(timezone.utc), sources=[s.name for s in sources])
         with timed_stage(report, "discover", on_progress):
-            state = read_frontier(warehouse, settings.fetch)
-            discovered = _gather(discover_source.map(sources, unmapped(settings.fetch), unmapped(state.listings)), "discover", on_progress)
-            frontier = plan_frontier(_flatten(t for t, _ in discovered), state, {s.name: s.allow_private for s in sources})
-        feed_pages = _flatten(p for _, p in discovered)
+            frontier, feed_pages = discover(warehouse, settings, sources, on_progress)
         report = merge_reports(land_slices(warehouse, settings, report, frontier, feed_pages, on_progress))
     # Published by the flow itself, so the artifacts sit on the flow run's page in the UI.
     publish_run_report(report, read_health(warehouse, report.run_id, settings.serve))
     return report
+
+
+def discover(warehouse: Path, settings: Settings, sources: list[Source], on_progress=None) -> tuple:
+    """The run's frontier (what to fetch) and the listing pages read to find it (feeds, sitemaps, lists)."""
+    state = read_frontier(warehouse, settings.fetch)
+    discovered = _gather(discover_source.map(sources, unmapped(settings.fetch), unmapped(state.listings)), "discover", on_progress)
+    frontier = plan_frontier(_flatten(t for t, _ in discovered), state, {s.name: s.allow_private for s in sources})
+    return frontier, _flatten(p for _, p in discovered)
 
 
 def land_slices(
@@ -203,8 +208,13 @@ def land_slices(
     queue behind its own: the pools stay busy while this slice is deduplicated, grouped and
     committed in the flow's thread. Later slices see earlier ones as they see earlier runs
     (through the warehouse); the story index is carried across (`StoryWindow`).
+
+    It consumes `frontier.targets` and `feed_pages` (emptied as their slice commits): a run's
+    targets take about 35 MiB a 100,000 URLs and the listing pages hold the lists' bodies, which
+    a long run would otherwise carry to its end.
     """
     slices = batches(frontier.targets, settings.run.commit_every or len(frontier.targets) or 1) or [[]]
+    frontier.targets = []
     window, committed = StoryWindow(), []
     ahead = submit_slice(warehouse, settings, slices[0])
     for number in range(len(slices)):
@@ -214,6 +224,8 @@ def land_slices(
         report = first if number == 0 else RunReport(db.new_run_id(), str(warehouse), datetime.now(timezone.utc), sources=first.sources)
         listed = (frontier, feed_pages) if number == 0 else (None, [])
         committed.append(commit_slice(warehouse, settings, report, current, *listed, window, on_progress))
+        slices[number] = []  # fetched and landed: its targets go
+        feed_pages.clear()
         window.runs.append(report.run_id)
         forget_results(keep=ahead.futures() if ahead is not current else [])
         return_free_memory()
