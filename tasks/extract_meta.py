@@ -118,6 +118,17 @@ _OWNED_SITE = re.compile(
 )
 # What a byline prints between two names: ",", "and", "&", "with", ", and".
 _PRINTED_JOIN = re.compile(r"\s*(?:,|;|&|\band\b|\bwith\b|,\s*and\b|,\s*&)\s*", re.IGNORECASE)
+# Elements a theme names for the writer ("author-box", "blog_author-text", "post__author"; not an
+# "authorization-link"), outside menus, footers, forms, comments (a comment form's "Name *", a
+# commenter's name) and figures (a card previewing another page names that page's author).
+_AUTHOR_CLASS_XPATH = (
+    "//body//*[contains(translate(@class, 'AUTHOR', 'author'), 'author')]"
+    "[not(contains(translate(@class, 'AUTHORIZ', 'authoriz'), 'authoriz'))]"
+    "[not(ancestor::nav or ancestor::footer or ancestor::form or ancestor::figure"
+    " or ancestor::*[contains(@class, 'comment')])]"
+)
+# A label printed before the name in a writer's box ("By", "Written by:", "Author").
+_AUTHOR_LABEL = re.compile(r"(?:(?:written|posted|article|reviewed)\s+)?(?:by|authors?)\s*:?", re.IGNORECASE)
 # A link to a writer's own page.
 _WRITER_PATH = re.compile(r"/(?:authors?|people|staff|profiles?|contributors?|writers?|team|u|by)/", re.IGNORECASE)
 # Lowercase words after a name ("Mahua Das in" a section): not the name.
@@ -836,8 +847,27 @@ def printed_bylines(tree, article: dict, metas: dict[str, list[str]], headline) 
 
 
 def last_resort_authors(tree, headline) -> list[str]:
-    """A name printed in the dateline without "By", else a "By ..." line anywhere on the page."""
-    return (dateline_name(headline) if headline is not None else []) or split_authors(byline_text(tree))
+    """A name printed in the dateline without "By", else a "By ..." line anywhere on the page, else
+    the name in an element the theme names for the author."""
+    return (dateline_name(headline) if headline is not None else []) or split_authors(byline_text(tree)) or (
+        classed_authors(tree)
+    )
+
+
+def classed_authors(tree) -> list[str]:
+    """The names an author box or byline element prints first ("Jane Doe" over her bio), or [].
+
+    The first text in the element after a label ("By", "Written by:") is read, and only person's
+    names count: a box that starts with a role, a sentence or a lowercase handle names no one.
+    """
+    for node in tree.xpath(_AUTHOR_CLASS_XPATH):
+        texts = (" ".join(text.split()) for text in node.xpath(
+            ".//text()[normalize-space()][not(ancestor::script or ancestor::style)]"))
+        text = next((text for text in texts if not _AUTHOR_LABEL.fullmatch(text)), "")
+        names = split_authors(text) if len(text) < 60 else []
+        if names and all(_PERSON_NAME.fullmatch(name) for name in names):
+            return names
+    return []
 
 
 def printed_authors(names: list[str], printed: Iterable[str | None]) -> str | None:

@@ -312,3 +312,22 @@ def test_a_time_element_naming_no_day_in_html_format_does_not_override_the_metad
     assert (meta.date_published.date(), meta.date_source) == (date(2023, 4, 26), "json-ld")
     meta = meta_of(page(json_ld=ARTICLE, dateline='<p><time datetime="2025-08-21T10:00:00Z"></time></p>'))
     assert (meta.date_published.date(), meta.date_source) == (date(2025, 8, 21), "html")
+
+
+@pytest.mark.parametrize(
+    "box, authors",
+    [
+        # An author box under the story: the name over the bio.
+        ("<div class='blog-author'><img src='/jd.jpg' alt=''><h4>Jane Doe</h4>"
+         "<p>Jane Doe covers the council and the harbour for the Gazette.</p></div>", ["Jane Doe"]),
+        ("<div class='post__author'><span>Written by:</span> <a href='/about'>John Roe</a></div>", ["John Roe"]),
+        # A sign-in link, a card previewing another page, a comment form and a sentence name no one.
+        ("<ul><li class='authorization-link'><a href='/login'>Sign In</a></li></ul>", []),
+        ("<figure><a href='https://orbit.example/'><span class='bookmark-author'>Orbit Weekly</span></a></figure>", []),
+        ("<form><label class='comment-form-author'>Name *</label><input></form>", []),
+        ("<div class='author-box'><p>Thanks for reading, see you next week</p></div>", []),
+    ],
+)
+def test_a_theme_s_author_box_names_the_writer_when_nothing_else_does(box, authors):
+    meta = meta_of(page().replace("</article>", f"{box}</article>"))
+    assert (meta.authors, meta.author_source if authors else None) == (authors, "html" if authors else None)
