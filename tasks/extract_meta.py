@@ -656,6 +656,11 @@ def dateline_name(headline, site_name: str | None = None, url: str | None = None
     return []
 
 
+def _is_a_date(text: str) -> bool:
+    """True when a short text is a date, a time or a reading time ("Dec 17, 2025", "5 min read"), not a name."""
+    return bool(_NOT_A_NAME.search(text)) and not split_authors(text)
+
+
 def _links_to_a_writer(piece) -> bool:
     """False when a text piece is a link to anything but a writer's page (a section, another story)."""
     links = piece.getparent().xpath("ancestor-or-self::a[@href][1]/@href")
@@ -857,13 +862,14 @@ def last_resort_authors(tree, headline) -> list[str]:
 def classed_authors(tree) -> list[str]:
     """The names an author box or byline element prints first ("Jane Doe" over her bio), or [].
 
-    The first text in the element after a label ("By", "Written by:") is read, and only person's
-    names count: a box that starts with a role, a sentence or a lowercase handle names no one.
+    The first text in the element after a label ("By", "Written by:") and a date or reading time
+    is read, and only person's names count: a box that starts with a sentence or a lowercase
+    handle names no one.
     """
     for node in tree.xpath(_AUTHOR_CLASS_XPATH):
         texts = (" ".join(text.split()) for text in node.xpath(
             ".//text()[normalize-space()][not(ancestor::script or ancestor::style)]"))
-        text = next((text for text in texts if not _AUTHOR_LABEL.fullmatch(text)), "")
+        text = next((text for text in texts if not (_AUTHOR_LABEL.fullmatch(text) or _is_a_date(text))), "")
         names = split_authors(text) if len(text) < 60 else []
         if names and all(_PERSON_NAME.fullmatch(name) for name in names):
             return names

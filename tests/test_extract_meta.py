@@ -321,6 +321,9 @@ def test_a_time_element_naming_no_day_in_html_format_does_not_override_the_metad
         ("<div class='blog-author'><img src='/jd.jpg' alt=''><h4>Jane Doe</h4>"
          "<p>Jane Doe covers the council and the harbour for the Gazette.</p></div>", ["Jane Doe"]),
         ("<div class='post__author'><span>Written by:</span> <a href='/about'>John Roe</a></div>", ["John Roe"]),
+        # A date and a reading time printed before the name in the box.
+        ("<div class='dateAndAuthor'><span>Dec 17, 2025</span><span>4 min read</span><span>Ana K. Lund</span></div>",
+         ["Ana K. Lund"]),
         # A sign-in link, a card previewing another page, a comment form and a sentence name no one.
         ("<ul><li class='authorization-link'><a href='/login'>Sign In</a></li></ul>", []),
         ("<figure><a href='https://orbit.example/'><span class='bookmark-author'>Orbit Weekly</span></a></figure>", []),
