@@ -62,9 +62,11 @@ _BY_PREFIX = re.compile(
     r"|authors?[:\s]+(?=[A-Z]))",
     re.IGNORECASE,
 )
-# Short elements whose text starts with "by" or "written by", outside site menus and buttons: candidate printed bylines.
+# Short elements whose text starts with "by" or "written by", outside site menus and buttons: candidate
+# printed bylines (a heading over an author's bio included: "<h3>Written by Jane Doe</h3>").
 _BYLINE_XPATH = (
-    "//body//*[self::p or self::span or self::div or self::a or self::address or self::li or self::small]"
+    "//body//*[self::p or self::span or self::div or self::a or self::address or self::li or self::small"
+    " or self::h3 or self::h4 or self::h5 or self::h6]"
     "[not(ancestor::nav[not(ancestor::article)] or ancestor::button or ancestor::select)]"
     "[string-length(normalize-space(.)) < 80][starts-with(translate(normalize-space(.), 'BYWRITEN', 'bywriten'), 'by ')"
     " or starts-with(translate(normalize-space(.), 'BYWRITEN', 'bywriten'), 'written by ')]"

@@ -334,3 +334,11 @@ def test_a_time_element_naming_no_day_in_html_format_does_not_override_the_metad
 def test_a_theme_s_author_box_names_the_writer_when_nothing_else_does(box, authors):
     meta = meta_of(page().replace("</article>", f"{box}</article>"))
     assert (meta.authors, meta.author_source if authors else None) == (authors, "html" if authors else None)
+
+
+def test_a_written_by_heading_over_the_writer_s_bio_is_a_byline():
+    # Far below the headline, after the story (not in the dateline).
+    body = "<p>The budget funds the sea wall, the pumping stations and the new flood warning sirens.</p>" * 8
+    bio = "<section><h3>Written by Jane Doe</h3><p>Jane Doe writes about money for the Gazette.</p></section>"
+    meta = meta_of(page().replace("</article>", f"{body}</article>{bio}"))
+    assert (meta.authors, meta.author_source) == (["Jane Doe"], "html")
