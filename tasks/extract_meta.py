@@ -919,7 +919,7 @@ def read_dates(
     The article's JSON-LD dates come first, then the meta tags', then those of the JSON-LD
     WebPage (`page`). The dateline by the headline fills a page without date metadata, and
     overrides the metadata when it shows another date (see `read_dateline`); the URL's date fills
-    a page without either.
+    a page without either, and corrects the metadata's day by one (see `read_url_day`).
     """
     for source, published, modified in (
         ("json-ld", parse_date(article.get("datePublished") or article.get("dateCreated")),
@@ -937,6 +937,21 @@ def read_dates(
         read_dateline(meta, headline)
     if meta.date_published is None and (published := url_date(url)):
         meta.date_published, meta.date_source = published, "url"
+    else:
+        read_url_day(meta, url, headline)
+
+
+def read_url_day(meta: PageMeta, url: str | None, headline) -> None:
+    """The URL's day over the metadata's when they are ZONE_DAYS apart: the CMS spells the day the
+    story went out where it was written ("/2025/12/18/"), and a late-evening timestamp written in
+    UTC is already the next day. A date the dateline prints stands: it is the day the reader sees.
+    """
+    day = url_date(url)
+    if not (day and meta.date_source in ("json-ld", "meta") and 0 < _days_apart(day, meta.date_published) <= ZONE_DAYS):
+        return
+    printed = {date.date() for date, _ in dateline_dates(headline)} if headline is not None else set()
+    if meta.date_published.date() not in printed:
+        meta.date_published, meta.date_source = day, "url"
 
 
 def same_host(a: str | None, b: str | None) -> bool:

@@ -342,3 +342,19 @@ def test_a_written_by_heading_over_the_writer_s_bio_is_a_byline():
     bio = "<section><h3>Written by Jane Doe</h3><p>Jane Doe writes about money for the Gazette.</p></section>"
     meta = meta_of(page().replace("</article>", f"{body}</article>{bio}"))
     assert (meta.authors, meta.author_source) == (["Jane Doe"], "html")
+
+
+@pytest.mark.parametrize(
+    "published, dateline, day, source",
+    [
+        # Filed late in the evening where it was written: the UTC timestamp is already the next day.
+        ("2025-03-04T01:30:00Z", "", date(2025, 3, 3), "url"),
+        # Two days apart is another date, not a time zone; a printed date is what the reader sees.
+        ("2025-03-05T09:00:00Z", "", date(2025, 3, 5), "json-ld"),
+        ("2025-03-04T01:30:00Z", "<p>Published March 4, 2025</p>", date(2025, 3, 4), "json-ld"),
+    ],
+)
+def test_the_url_s_day_corrects_a_metadata_day_one_off(published, dateline, day, source):
+    meta = meta_of(page(json_ld={"@type": "NewsArticle", "headline": HEADLINE, "datePublished": published},
+                        dateline=dateline))  # URL: .../news/2025/03/03/council-approves-flood-budget
+    assert (meta.date_published.date(), meta.date_source) == (day, source)
