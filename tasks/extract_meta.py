@@ -108,6 +108,9 @@ TRUNCATED_CHARS = 90
 BODY_PIECE_CHARS = 150
 # A label printed as its own piece before a name.
 _NAME_LABEL = re.compile(r"(?:.*\bby|authors?|contributors?|written by)\s*:?", re.IGNORECASE)
+# A piece ending with what a "by" after it credits other than the writing ("Medically reviewed", "Photo").
+_CREDITED_BY = re.compile(r"\b(?:reviewed|fact[- ]checked|edited|photos?|photographs?|illustrations?|images?)\s*$",
+                          re.IGNORECASE)
 # A label that credits a picture, not the text ("Photo by", "Illustration by").
 _PICTURE_CREDIT = re.compile(r"\b(?:photo|photograph|image|illustration|graphic|video|picture)s?\b", re.IGNORECASE)
 # A person's name as bylines print it: capitalised words, initials and name particles.
@@ -612,8 +615,8 @@ def dateline_byline(headline) -> str | None:
     pieces = [piece for piece in _near_headline(headline) if not piece.is_attribute]
     texts = [" ".join(str(piece).split()) for piece in pieces]
     for index, text in enumerate(texts):
-        if not _BY_PREFIX.match(text + " "):
-            continue
+        if not _BY_PREFIX.match(text + " ") or (index and _CREDITED_BY.search(texts[index - 1])):
+            continue  # no "By", or a reviewer's or a photographer's ("Medically reviewed | by | Jane Doe")
         if not _BY_PREFIX.sub("", text + " ").strip() and index + 1 < len(texts):
             if _links_to_a_tag(pieces[index + 1]):
                 return None  # "By" and a category's link: no byline
@@ -789,10 +792,11 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
     dateline without "By", then a "By ..." line anywhere on the page (filters and widgets print
     them too), are the last resorts.
     """
+    printed = split_authors(dateline_byline(headline) if headline is not None else None)
     found = [
         ("json-ld", _json_ld_authors(article)),
         ("meta", meta_authors(metas)),
-        ("html", split_authors(dateline_byline(headline) if headline is not None else None)),
+        ("html", printed),
         ("html", marked_authors(tree)),
     ]
     found = [(source, names) for source, names in found if names]
@@ -802,6 +806,8 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
         printed = dateline_name(headline, meta.site_name, url)
         writers = [("html", printed)] if printed and not _names_only_site(printed, meta.site_name, url) else []
     meta.author_source, meta.authors = (writers or found or [("html", last_resort_authors(tree, headline))])[0]
+    if names_other_people(printed, meta.authors):
+        meta.author_source, meta.authors = "html", printed
     if not meta.authors:
         meta.authors = site_owner(tree, meta.site_name)
     # "Jane Doe, The Gazette": the site beside its writers is their employer, not an author.
@@ -809,6 +815,18 @@ def read_authors(meta: PageMeta, tree, article: dict, metas: dict[str, list[str]
     if headline is not None:
         meta.authors = [whole_name(name, headline) for name in meta.authors]
     meta.byline = printed_authors(meta.authors, printed_bylines(tree, article, metas, headline))
+
+
+def names_other_people(printed: list[str], names: list[str]) -> bool:
+    """True when the "By ..." line under the headline names people none of whom the metadata names.
+
+    The metadata's author is then someone else than the writer the reader sees: the editor who
+    uploaded the story, a template's default, the site's account.
+    """
+    if not printed or not all(_PERSON_NAME.fullmatch(name.split(",")[0]) for name in printed):
+        return False  # no byline, or one that is a handle, a desk's sentence or a section's name
+    given = [_folded(name) for name in names]
+    return not any(_folded(name) in other or other in _folded(name) for name in printed for other in given)
 
 
 def site_owner(tree, site_name: str | None) -> list[str]:

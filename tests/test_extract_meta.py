@@ -358,3 +358,26 @@ def test_the_url_s_day_corrects_a_metadata_day_one_off(published, dateline, day,
     meta = meta_of(page(json_ld={"@type": "NewsArticle", "headline": HEADLINE, "datePublished": published},
                         dateline=dateline))  # URL: .../news/2025/03/03/council-approves-flood-budget
     assert (meta.date_published.date(), meta.date_source) == (day, source)
+
+
+WRITERS = {"@type": "NewsArticle", "headline": HEADLINE,
+           "author": [{"@type": "Person", "name": "Luke Daly"}, {"@type": "Person", "name": "Mia Chen"}]}
+
+
+@pytest.mark.parametrize(
+    "dateline, authors, source",
+    [
+        # The byline the reader sees names someone else than the metadata (the editor who uploaded it).
+        ("<p>By: Jane Doe</p>", ["Jane Doe"], "html"),
+        ("<p><span>by</span> <a href='/authors/jane-doe'>Jane O'Hara</a> <span>Mar 3, 2025</span></p>",
+         ["Jane O'Hara"], "html"),
+        # A byline naming one of the metadata's writers, a reviewer's credit and a handle leave the metadata be.
+        ("<p>By Mia Chen</p>", ["Luke Daly", "Mia Chen"], "json-ld"),
+        ("<p><span>Medically reviewed</span> <span>by</span> <span>Ann Lee, MD</span></p>", ["Luke Daly", "Mia Chen"],
+         "json-ld"),
+        ("<p>By harbourjane</p>", ["Luke Daly", "Mia Chen"], "json-ld"),
+    ],
+)
+def test_the_printed_byline_beats_metadata_naming_other_people(dateline, authors, source):
+    meta = meta_of(page(json_ld=WRITERS, dateline=dateline))
+    assert (meta.authors, meta.author_source) == (authors, source)
