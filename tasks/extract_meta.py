@@ -601,6 +601,8 @@ def _printed_dates(pieces: list) -> list[tuple[datetime, bool]]:
             # Only a day in HTML's format counts: a month ("2026-02") parsed would take today's day,
             # and free text ("04.Apr.2019") is some other date the page keeps (its text is read anyway).
             dates = [(parse_date(str(piece)), f"{before[-40:]} {after[:30]}")] if _HTML_DAY.match(str(piece)) else []
+            if dates and dates[0][0] and _prints_its_local_day(piece, dates[0][0], after):
+                dates = []  # the element's own text, read next, is the day the reader sees
         else:
             text = str(piece)
             dates = [(parse_date(m.group(0)), f"{before[-40:]} {text[:m.start()][-40:]}")
@@ -608,6 +610,15 @@ def _printed_dates(pieces: list) -> list[tuple[datetime, bool]]:
             before = text
         found.extend((date, bool(_UPDATE_LABEL.search(label))) for date, label in dates if date)
     return found
+
+
+def _prints_its_local_day(attribute, moment: datetime, after: str) -> bool:
+    """True when a <time>'s own text prints a day ZONE_DAYS from its datetime, written in UTC
+    (datetime="2026-02-24T04:13Z" printed "February 23, 2026")."""
+    element = attribute.getparent()
+    printed = [parse_date(m.group(0)) for m in _PRINTED_DATE.finditer(after)]
+    return (" ".join(element.text_content().split()) == " ".join(after.split()) and len(printed) == 1
+            and printed[0] is not None and 0 < _days_apart(printed[0], moment) <= ZONE_DAYS)
 
 
 def dateline_byline(headline) -> str | None:

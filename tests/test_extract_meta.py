@@ -381,3 +381,11 @@ WRITERS = {"@type": "NewsArticle", "headline": HEADLINE,
 def test_the_printed_byline_beats_metadata_naming_other_people(dateline, authors, source):
     meta = meta_of(page(json_ld=WRITERS, dateline=dateline))
     assert (meta.authors, meta.author_source) == (authors, source)
+
+
+def test_a_time_element_printing_its_local_day_gives_that_day():
+    # datetime in UTC after midnight; the element prints the day where the story was written.
+    meta = meta_of(page(dateline='<p><time datetime="2025-03-04T03:00:00Z">March 3, 2025</time></p>'))
+    assert (meta.date_published.date(), meta.date_source) == (date(2025, 3, 3), "html")
+    meta = meta_of(page(dateline='<p><time datetime="2025-03-04T03:00:00Z">March 4, 2025</time></p>'))
+    assert (meta.date_published.date(), meta.date_source) == (date(2025, 3, 4), "html")
