@@ -251,7 +251,8 @@ class _Mallinfo2(ctypes.Structure):
 
 def memory_parts() -> str:
     """Who holds the flow process's memory now, in MiB: glibc's malloc (in use, free but held),
-    Python's allocated blocks (millions), Arrow's pool and the DuckDB databases the process keeps."""
+    Python's allocated blocks (millions), Arrow's pool, the DuckDB databases the process keeps,
+    and its resident memory split into anonymous and file-backed."""
     import pyarrow
 
     from wirehouse.warehouse import db
@@ -279,20 +280,12 @@ def memory_parts() -> str:
 
 
 def _resident_by_kind() -> tuple[int, int]:
-    """This process's resident bytes in file-backed mappings (libraries, mapped files) and in anonymous ones (Linux)."""
-    totals = {"file": 0, "anonymous": 0}
-    kind = "anonymous"
-    try:
-        lines = Path("/proc/self/smaps").read_text().splitlines()
-    except OSError:
-        return 0, 0
-    for line in lines:
-        head = line.split(maxsplit=5)
-        if "-" in head[0] and len(head) >= 5:  # a mapping's header: address range, perms, offset, device, inode[, path]
-            kind = "file" if len(head) == 6 and head[5].startswith("/") else "anonymous"
-        elif head[0] == "Rss:":
-            totals[kind] += int(head[1]) * 1024
-    return totals["file"], totals["anonymous"]
+    """This process's resident bytes in file-backed mappings (libraries, mapped files) and in anonymous ones."""
+    import psutil
+
+    maps = psutil.Process().memory_maps(grouped=True)
+    file_backed = sum(m.rss for m in maps if m.path.startswith("/"))
+    return file_backed, sum(m.rss for m in maps) - file_backed
 
 
 def _own_rss() -> int:
