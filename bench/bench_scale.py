@@ -214,21 +214,23 @@ def flow_child(spec_path: str) -> None:
     sources = [Source(**source) for source in spec["sources"]]
     started_flag(Path(spec_path)).touch()
     started = time.perf_counter()
-    report = ingest(sources, Path(spec["warehouse"]), settings, on_progress=slice_logger(started))
+    slice_rss: list[int] = []
+    report = ingest(sources, Path(spec["warehouse"]), settings, on_progress=slice_logger(started, slice_rss))
     wall = time.perf_counter() - started
     import resource
 
     print(json.dumps({
         "wall": wall, "own_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "stage_seconds": report.stage_seconds, "fetched": report.pages_fetched, "failed": report.pages_failed,
         "articles": report.articles_new + report.articles_updated, "near": report.near_duplicates,
-        "exact": report.exact_duplicates, "mentions": report.entities, "runs": len(report.slice_runs),
+        "exact": report.exact_duplicates, "mentions": report.entities, "runs": len(report.slice_runs), "slice_rss": slice_rss,
     }))
 
 
-def slice_logger(started: float):
+def slice_logger(started: float, readings: list[int]):
     """An on_progress that prints, as each slice commits, the seconds so far and the process's RSS.
 
     To stderr, one line a slice: memory that grows with the pages shows here, slice by slice.
+    Each slice's RSS is also appended to `readings`.
     """
     import resource
 
@@ -238,6 +240,7 @@ def slice_logger(started: float):
         if stage == "load" and done is None:
             slices[0] += 1
             rss = _own_rss()
+            readings.append(rss)
             print(f"    slice {slices[0]:>3} committed at {time.perf_counter() - started:7.1f} s; flow process RSS {rss / 2**20:5.0f} MiB "
                   f"(peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:5.0f}); {memory_parts()}", file=sys.stderr, flush=True)
 
@@ -293,6 +296,13 @@ def _own_rss() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def by_tenth(readings: list[int]) -> list[float]:
+    """The mean of each tenth of `readings` (bytes), in MiB; fewer parts when there are fewer readings."""
+    parts = min(10, len(readings))
+    bounds = [round(i * len(readings) / parts) for i in range(parts + 1)] if parts else []
+    return [sum(readings[a:b]) / (b - a) / 2**20 for a, b in zip(bounds, bounds[1:])]
+
+
 def report_flow(pages: int, flow: dict) -> float:
     """Print one whole-flow run; its pages per second."""
     rate = pages / flow["wall"]
@@ -304,6 +314,9 @@ def report_flow(pages: int, flow: dict) -> float:
     print(f"  {flow['wall']:.1f} s, {rate:.1f} pages/s, {flow['wall'] / pages * 1000:.1f} ms per page")
     print(f"  peak RSS of the flow process and its children: {flow['peak_rss'] / 2**20:.0f} MiB "
           f"(the flow process alone: {flow['own_peak_rss'] / 2**20:.0f} MiB)")
+    if tenths := by_tenth(flow["slice_rss"][1:]):
+        print("  the flow process's RSS after each slice but the first, mean by tenth of the run: "
+              + " ".join(f"{mib:.0f}" for mib in tenths) + " MiB")
     if flow["cpu"]:
         print("  CPU seconds of the timed run: " + ", ".join(f"{kind} {seconds:.0f}" for kind, seconds in flow["cpu"].items())
               + f"; {CORES} cores x {flow['wall']:.0f} s = {CORES * flow['wall']:.0f}")
@@ -353,6 +366,13 @@ def main() -> None:
         print(f"time per page at {sizes[-1]} / at {sizes[0]} pages: {per_page:.2f} (target <= 1.2); "
               f"peak RSS {small['peak_rss'] / 2**20:.0f} -> {large['peak_rss'] / 2**20:.0f} MiB, "
               f"flow process {small['own_peak_rss'] / 2**20:.0f} -> {large['own_peak_rss'] / 2**20:.0f} MiB")
+        # Between slices, what the flow process holds for the run (its windows, caches, the allocators' heaps)
+        # without the slice in flight: the same at the end of the large run as over the small one if bounded.
+        if small["slice_rss"][1:] and large["slice_rss"][1:]:
+            settled, last = by_tenth(small["slice_rss"][1:]), by_tenth(large["slice_rss"][1:])[-1]
+            mean = sum(settled) / len(settled)
+            print(f"flow process RSS between slices: {mean:.0f} MiB on average at {sizes[0]} pages (slices 2-), "
+                  f"{last:.0f} over the last tenth of {sizes[-1]} ({last - mean:+.0f} MiB)")
 
 
 if __name__ == "__main__":
