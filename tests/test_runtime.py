@@ -1,4 +1,4 @@
-"""The process environment: glibc's malloc limited to one arena however many threads allocate."""
+"""The process environment: glibc's malloc limited to two arenas however many threads allocate."""
 
 import subprocess
 import sys
@@ -39,11 +39,11 @@ def _arenas(mode: str) -> tuple[int, str]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
-def test_the_flow_process_and_its_children_share_one_malloc_arena(monkeypatch):
+def test_the_flow_process_and_its_children_share_two_malloc_arenas(monkeypatch):
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     untuned, _ = _arenas("default")
     tuned, inherited = _arenas("tuned")
     assert untuned >= 4  # eight threads, up to eight arenas a core
-    assert tuned == 1
-    assert inherited == "1 131072"  # what worker and flow-run processes started from here read
+    assert tuned <= 2
+    assert inherited == "2 131072"  # what worker and flow-run processes started from here read

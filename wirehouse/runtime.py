@@ -14,15 +14,13 @@ DEFAULT_SERVER = "127.0.0.1:4200"
 _QUIET = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 # Prefect's temporary server gives up after 20 s by default; a loaded machine takes longer.
 _PATIENT = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"}
-# glibc's malloc in a long run with many threads (Prefect's, the flow's task threads): one arena
+# glibc's malloc in a long run with many threads (Prefect's, the flow's task threads): two arenas
 # instead of up to eight a core, and blocks of 128 KiB and more mapped and unmapped on their own
-# (glibc otherwise raises that threshold as large blocks are freed, and its heaps fragment). With
-# two arenas a 20,000-page run held 121 MiB free in glibc's heaps at slice 9 instead of 311-352;
-# with one, the free memory held stopped rising after slice 4 (80-90 MiB, against 87 -> 122 with
-# two at slices 4-9; README, Memory). One arena costs no speed here: the threads that allocate
-# most hold the GIL while they do, and the workers are single-threaded. Read by glibc when a
-# process starts: the workers and flow-run processes started from here inherit them.
-_ALLOCATOR = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": "131072"}
+# (glibc otherwise raises that threshold as large blocks are freed, and its heaps fragment). A
+# 20,000-page run held 121 MiB free in glibc's heaps at slice 9 instead of 311-352, and its RSS grew
+# 9 MiB from slices 2-5 to 6-9 instead of 22 (README, Memory). Read by glibc when a process
+# starts: the workers and flow-run processes started from here inherit them.
+_ALLOCATOR = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}
 # ... and the same two settings for this process, already started, through mallopt().
 _MALLOPT = {"MALLOC_ARENA_MAX": -8, "MALLOC_MMAP_THRESHOLD_": -3}  # M_ARENA_MAX, M_MMAP_THRESHOLD
 
@@ -35,7 +33,7 @@ def prefect_home() -> Path:
 def configure_environment() -> None:
     """Set the variables Prefect and glibc read, unless the user set them already; tune this process's malloc.
 
-    Call it before Prefect is imported: the threads started after it share the one arena.
+    Call it before Prefect is imported: the threads started after it share the two arenas.
     """
     for name, value in {**_QUIET, **_PATIENT, **_ALLOCATOR}.items():
         os.environ.setdefault(name, value)
