@@ -218,16 +218,16 @@ def land_slices(
     window, committed = StoryWindow(), []
     ahead = submit_slice(warehouse, settings, slices[0])
     for number in range(len(slices)):
-        current = ahead
-        if number + 1 < len(slices):
-            ahead = submit_slice(warehouse, settings, slices[number + 1])
+        current, ahead = ahead, submit_slice(warehouse, settings, slices[number + 1]) if number + 1 < len(slices) else None
         report = first if number == 0 else RunReport(db.new_run_id(), str(warehouse), datetime.now(timezone.utc), sources=first.sources)
         listed = (frontier, feed_pages) if number == 0 else (None, [])
         committed.append(commit_slice(warehouse, settings, report, current, *listed, window, on_progress))
-        slices[number] = []  # fetched and landed: its targets go
+        # Landed: its targets, and its futures with the pages, articles and enrichments they hold,
+        # go now, before the trim (held to the next slice's start, they were still there for it).
+        slices[number], current = [], None
         feed_pages.clear()
         window.runs.append(report.run_id)
-        forget_results(keep=ahead.futures() if ahead is not current else [])
+        forget_results(keep=ahead.futures() if ahead else [])
         return_free_memory()
     return committed
 

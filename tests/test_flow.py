@@ -15,7 +15,8 @@ from wirehouse.config.sources import Source, adhoc_source
 from wirehouse.flows.ingest import forget_results, ingest
 from wirehouse.sample import load_catalog, serve_sample_site
 from wirehouse.tasks.load import read_source_health
-from wirehouse.tasks.records import Target
+from wirehouse.tasks.pools import return_free_memory
+from wirehouse.tasks.records import Page, Target
 from wirehouse.warehouse import db
 
 pytestmark = pytest.mark.flow
@@ -140,25 +141,33 @@ def _copy_groups(warehouse):
     return sorted(members for _, members in rows)
 
 
-def test_a_run_committed_in_slices_lands_what_one_commit_lands(sample_run, tmp_path):
+def test_a_run_committed_in_slices_lands_what_one_commit_lands(sample_run, tmp_path, monkeypatch):
     warehouse, whole, site, sources, settings = sample_run
     sliced_settings = settings.model_copy(update={"run": settings.run.model_copy(update={"commit_every": 15})})
     sliced = tmp_path / "sliced"
-    live_targets = []
+    live_targets, live_pages = [], []
 
-    def page_targets() -> set[int]:
+    def live(kind) -> set[int]:
         gc.collect()
-        return {id(o) for o in gc.get_objects() if isinstance(o, Target) and o.kind == "page"}
+        return {id(o) for o in gc.get_objects() if isinstance(o, kind) and getattr(o, "kind", "page") == "page"}
+
+    def count_pages_then_trim():  # as the flow trims after a slice: this run's fetched pages still held anywhere
+        live_pages.append(len(live(Page) - earlier_pages))
+        return_free_memory()
+
+    monkeypatch.setattr("wirehouse.flows.ingest.return_free_memory", count_pages_then_trim)
 
     def count_targets(stage, done, total):  # as each slice commits: this run's page targets still held anywhere
         if stage == "load" and done is None:
-            live_targets.append(len(page_targets() - earlier))
+            live_targets.append(len(live(Target) - earlier))
 
-    earlier = page_targets()
+    earlier, earlier_pages = live(Target), live(Page)
     report = ingest(sources, sliced, sliced_settings, on_progress=count_targets)
     pages = len(load_catalog().articles)  # URL variants are folded before fetching
     # A committed slice's targets are let go: a long run does not carry every URL it was given to its end.
     assert live_targets == [pages - 15 * number for number in range(len(live_targets))]
+    # ... and its pages, before the trim: what is left is the next slice's, fetched meanwhile.
+    assert len(live_pages) == len(live_targets) and max(live_pages) <= 15
     runs = _query(sliced, "select run_id, flow_run_id, articles_new from runs order by started_at")
     assert [r[0] for r in runs] == report.slice_runs and len(runs) == -(-pages // 15) > 1
     assert len({r[1] for r in runs}) == 1 and sum(r[2] for r in runs) == report.articles_new == whole.articles_new
