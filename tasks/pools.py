@@ -153,7 +153,7 @@ def return_free_memory() -> None:
     freed pages in the arena of the thread that freed them, and the flow's tasks move between
     threads: over a 20,000-page run the free memory glibc held grew about 35 MiB a slice, most of
     it no longer resident (glibc's `malloc_trim`; nothing off glibc). Arrow's allocator kept
-    40-45 MiB of a slice's writes resident after it, which it gives back when asked (README).
+    34-45 MiB of a slice's writes resident after it, which it gives back when asked (README).
     """
     if trim := _malloc_trim():
         trim(0)
