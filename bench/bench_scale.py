@@ -369,8 +369,8 @@ def main() -> None:
         # Between slices, what the flow process holds for the run (its windows, caches, the allocators' heaps)
         # without the slice in flight: the same at the end of the large run as over the small one if bounded.
         if small["slice_rss"][1:] and large["slice_rss"][1:]:
-            settled, last = by_tenth(small["slice_rss"][1:]), by_tenth(large["slice_rss"][1:])[-1]
-            mean = sum(settled) / len(settled)
+            settled, last = small["slice_rss"][1:], by_tenth(large["slice_rss"][1:])[-1]
+            mean = sum(settled) / len(settled) / 2**20
             print(f"flow process RSS between slices: {mean:.0f} MiB on average at {sizes[0]} pages (slices 2-), "
                   f"{last:.0f} over the last tenth of {sizes[-1]} ({last - mean:+.0f} MiB)")
 
