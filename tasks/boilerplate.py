@@ -9,11 +9,13 @@ notices made of such lines (`is_notice_paragraph`).
 from __future__ import annotations
 
 import re
+from functools import partial
 
 # A line longer than this many words is prose, never boilerplate.
 MAX_WORDS = 30
-# A paragraph longer than this is prose even when it opens like a notice.
-MAX_NOTICE_WORDS = 150
+# A paragraph longer than this is prose even when it opens like a notice; inside one, a sentence
+# of up to this many words is read for boilerplate (a notice's sentences run longer than its lines).
+MAX_NOTICE_WORDS, MAX_NOTICE_SENTENCE_WORDS = 150, 45
 # Families that open a notice paragraph: "Disclosure: this post contains affiliate links. ..."
 NOTICE_FAMILIES = {"affiliate", "advert", "call_to_action", "cookie", "newsletter", "follow", "feedback", "legal", "copyright"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“(])")
@@ -86,7 +88,7 @@ FAMILIES: dict[str, re.Pattern] = {
     "credit": re.compile(
         r"(?:^(?:photo|image|picture|photograph|illustration|credit|caption|file photo|pictured)s?"
         r"(?:\s+credit)?\s*(?:[:|]|/\s*(?-i:[A-Z]))|"  # "Photo: ...", "Photo/AP", not "Credit/debit cards"
-        r"^\(?(?:photo|image|picture)s?\s+(?:by|courtesy|credit)\b|"
+        r"^\(?(?:featured? )?(?:photo|image|picture)s?\s+(?:by|via|courtesy|credit)\b|"
         r"(?:getty images|ap photo|afp via getty|shutterstock|istock(?:photo)?|reuters/|/reuters|afp photo|epa-efe|"
         r"alamy|via getty|courtesy of [\w .]+|file photo)\W*\)?\s*$)",
         re.IGNORECASE,
@@ -117,14 +119,21 @@ FAMILIES: dict[str, re.Pattern] = {
         r"\btalk to (?:our|an?) [\w ]{0,40}experts?\b|^fill out (?:the|this|our) form\b|"
         r"\b(?:leave|give) (?:a |us a )?(?:star )?rating\b|\bfunded by readers\b|"
         r"\bsupport (?:our|independent|local) journalism\b|\b(?:get|save|take) \$?\d+%? off\b.{0,40}\bcode\b|"
-        r"^get started with (?:one of )?our\b.{0,40}$",
+        r"^get started with (?:one of )?our\b.{0,40}$|"
+        # asks to share, rate, comment on or pay for what was just read
+        r"\bif you (?:liked|enjoyed|like|enjoy) this (?:article|post|story|piece|episode|podcast|newsletter|recipe)\b"
+        r"[^.!?]{0,40}\b(?:shar|subscrib|lik|support|consider)|\bhelp (?:me|us) spread the word\b|"
+        r"\bplease (?:feel free to )?leave a (?:comment|review)\b|"
+        r"\bplease consider (?:a |making a )?(?:one-off |one-time |small )?donation\b|"
+        r"^share your (?:story|stories|news tips?|tips?)\W*$",
         re.IGNORECASE,
     ),
     "feedback": re.compile(
         r"^(?:was this (?:article|page|post|story|information) (?:helpful|useful)|"
         r"(?:did you find|do you find) this (?:article |page |post )?(?:helpful|useful)|"
         r"how (?:was|did you like|would you rate) this (?:issue|article|story|newsletter)|"
-        r"why (?:you can )?trust us)\W*$",
+        r"why (?:you can )?trust us)\W*$|"
+        r"\bdid you (?:make|try|cook|bake) (?:this|one of (?:my|our|these)) (?:recipes?|dish(?:es)?)\b",
         re.IGNORECASE,
     ),
     "comments": re.compile(
@@ -134,7 +143,7 @@ FAMILIES: dict[str, re.Pattern] = {
         re.IGNORECASE,
     ),
     "follow": re.compile(
-        r"^(?:follow us\W*|follow (?:us|me|@\w+|[\w .]{0,40}) on "
+        r"^(?:follow us\W*|follow (?:us|me|@\w+|[\w .’'&-]{0,40}) on "
         r"(?:twitter|x|facebook|instagram|linkedin|threads|google news|whatsapp|telegram|youtube).*|"
         r"(?:like|follow) us on .{0,60}|get (?:the )?(?:latest )?news on whatsapp.*)$|"
         r"\bfollow us on (?:twitter|x|facebook|instagram|linkedin|threads|tiktok|youtube)\b|"
@@ -155,7 +164,12 @@ FAMILIES: dict[str, re.Pattern] = {
         r"^(?:(?:copyright|privacy policy|privacy|terms(?: of (?:use|service))?|terms (?:and|&) conditions|"
         r"advertiser disclosure|advertising policy|editorial (?:policy|guidelines)|affiliate disclosure)\W*|"
         r"products are (?:chosen|selected) independently.{0,120}|"
-        r"this copy is for your personal,? non-?commercial use only.*)$",
+        r"this copy is for your personal,? non-?commercial use only.*|terms apply\b.{0,60}|"
+        r"(?:see|read|visit|view|review) our (?:privacy policy|terms(?: of (?:use|service))?|cookie policy)\W*)$|"
+        r"\breprinted (?:here )?(?:with|by) (?:kind )?permission\b|"
+        # the consent printed under a sign-up form
+        r"\b(?:terms of submitting|by submitting) this form\b|\bmessage and data rates may apply\b|"
+        r"\bmessage frequency (?:may )?var(?:y|ies)\b|\btext stop to\b|\bthis consent is not (?:required|a condition)\b",
         re.IGNORECASE,
     ),
     "navigation": re.compile(
@@ -170,12 +184,12 @@ FAMILIES: dict[str, re.Pattern] = {
 }
 
 
-def boilerplate_family(line: str) -> str | None:
+def boilerplate_family(line: str, max_words: int = MAX_WORDS) -> str | None:
     """The family a short line belongs to ("share", "byline", ...), or None for content."""
     stripped = line.strip().strip("•·|*#>-–— ").strip()
     if not stripped:
         return None
-    if len(stripped.split()) > MAX_WORDS:
+    if len(stripped.split()) > max_words:
         return None
     for name, pattern in FAMILIES.items():
         if pattern.search(stripped):
@@ -185,14 +199,18 @@ def boilerplate_family(line: str) -> str | None:
 
 def is_notice_paragraph(line: str) -> bool:
     """True for a paragraph of boilerplate sentences: it opens with a notice (an affiliate
-    disclosure, a cookie notice, a newsletter call) and at least half its sentences are boilerplate."""
+    disclosure, a cookie notice, a newsletter call) and at least half its sentences are boilerplate,
+    or it closes with one and more than half are ("X is a production of Y. If you liked this
+    article, please share it. Please consider a donation.")."""
     if not MAX_WORDS < len(line.split()) <= MAX_NOTICE_WORDS:
         return False
-    first, *rest = _SENTENCE_END.split(line.strip())
-    if boilerplate_family(first) not in NOTICE_FAMILIES:  # most paragraphs: their other sentences need no reading
+    sentences = _SENTENCE_END.split(line.strip())
+    family = partial(boilerplate_family, max_words=MAX_NOTICE_SENTENCE_WORDS)
+    opens, closes = family(sentences[0]) in NOTICE_FAMILIES, family(sentences[-1]) in NOTICE_FAMILIES
+    if not (opens or closes):  # most paragraphs: their other sentences need no reading
         return False
-    families = [boilerplate_family(sentence) for sentence in rest]
-    return 2 * (1 + sum(family is not None for family in families)) >= 1 + len(families)
+    notices = sum(family(sentence) is not None for sentence in sentences)
+    return 2 * notices >= len(sentences) if opens else 2 * notices > len(sentences)
 
 
 def remove_boilerplate(text: str) -> str:

@@ -463,6 +463,19 @@ def test_visible_headline_is_the_h1_that_reads_as_the_headline(h1s, titles, expe
         ("Many readers never unsubscribe from the mailing lists they join, the study found.", None),
         ("You can unsubscribe at any time.", "newsletter"),
         ("100% free, Unsubscribe any time!", "newsletter"),
+        ("If you liked this article, please consider sharing it with a friend.", "call_to_action"),
+        ("Help us spread the word about the harbour fund!", "call_to_action"),
+        ("Share Your Story", "call_to_action"),
+        ("Did you make this recipe? Leave a comment below.", "feedback"),
+        ("Follow The Harbour Gazette’s newsroom on Facebook", "follow"),
+        ("Terms apply to the offers below.", "legal"),
+        ("It is reprinted here with permission.", "legal"),
+        ("Message and data rates may apply.", "legal"),
+        ("Visit our Privacy Policy.", "legal"),
+        ("Featured image via the Harbour Trust", "credit"),
+        ("If you liked this harbour, you will love the next one.", None),
+        ("The mayor said the terms of the deal would apply to every berth.", None),
+        ("The volunteers share your worry about the sea wall.", None),
     ],
 )
 def test_boilerplate_families_spare_prose(line, family):
@@ -482,6 +495,15 @@ def test_a_paragraph_of_notices_goes_but_prose_that_mentions_them_stays():
              "most readers never notice the disclosure. It asked sites to print it before the first link.")
     kept = remove_boilerplate("\n".join([disclosure, prose, cookies, story]))
     assert kept.split("\n") == [prose, story]
+
+
+def test_a_paragraph_that_closes_on_asks_goes_but_prose_that_closes_on_one_stays():
+    asks = ("Harbour Notes is a production of the Harbour Gazette. If you liked this article, please consider sharing it "
+            "and subscribing to the Harbour Letter. If you want to support the harbour desk's reporting on the tides, the "
+            "quay and the council for another year, please consider a one-off donation to the Harbour Gazette fund.")
+    prose = ("The council met on Tuesday to settle the budget for the harbour walls and pumps. The vote went 7-2 after "
+             "months of debate about marshes and concrete barriers. If you liked this article, please share it.")
+    assert remove_boilerplate("\n".join([prose, asks])) == prose
 
 
 def test_format_article_prints_metadata_then_text(settings):
