@@ -233,7 +233,7 @@ def land_slices(
 
 
 def forget_results(keep: list[PrefectFuture]) -> None:
-    """Drop what the flow run's context keeps of finished tasks' results, but those of `keep`.
+    """Drop what the flow run keeps of finished tasks, but of those in `keep`.
 
     Prefect links every task result, and each item of a returned list, to its task's state in
     `FlowRunContext.run_results` for the life of the flow run (to draw lineage when a result is
@@ -241,6 +241,11 @@ def forget_results(keep: list[PrefectFuture]) -> None:
     many again for the tasks the flow calls directly (dedup, stories, load), which a long run
     kept to its end (about 8,000 entries a slice of 2,000 pages). A committed slice's results
     are never passed on again; the next slice's (`keep`, already running) still are.
+
+    The thread pool runner also keeps a cancel event (an Event, its Condition and lock) for every
+    task ever submitted to it, to set them all if the run is cancelled: about 300 a slice, small
+    but long-lived objects scattered among a slice's short-lived ones, each holding on to the
+    arena it was made in. A finished task has nothing left to cancel.
     """
     context = FlowRunContext.get()
     if context is None:
@@ -252,6 +257,11 @@ def forget_results(keep: list[PrefectFuture]) -> None:
         task_run_id = state.state_details.task_run_id
         if task_run_id is not None and task_run_id not in kept:
             context.run_results.pop(key, None)
+    cancel_events = getattr(context.task_runner, "_cancel_events", None)  # ThreadPoolTaskRunner's, Prefect 3.8
+    if isinstance(cancel_events, dict):
+        for task_run_id in list(cancel_events):
+            if task_run_id not in kept:
+                cancel_events.pop(task_run_id, None)
 
 
 def commit_slice(

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from prefect import flow, task
 from prefect.context import FlowRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from badserver import BadServer
 from wirehouse.config.sources import Source, adhoc_source
@@ -195,19 +196,24 @@ def test_a_committed_slices_results_are_forgotten_by_the_flow_run(prefect_harnes
     def linked() -> list:
         return [state.state_details.task_run_id for state, *_ in FlowRunContext.get().run_results.values()]
 
-    @flow
+    def cancellable() -> set:
+        return set(FlowRunContext.get().task_runner._cancel_events)
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
     def two_slices():
         first, second = pages.submit(3), pages.submit(2)
         first.wait(), second.wait()
         called = pages(4)  # a task the flow calls directly: its result is linked as well
-        before = linked()
+        before, events_before = linked(), cancellable()
         forget_results(keep=[second])
-        return first.task_run_id, second.task_run_id, len(called), before, linked()
+        return first.task_run_id, second.task_run_id, len(called), before, linked(), events_before, cancellable()
 
-    first, second, called, before, after = two_slices()
+    first, second, called, before, after, events_before, events_after = two_slices()
     # Each result and each item of it is linked to its task's state, until its slice is forgotten.
     assert before.count(first) == 4 and before.count(second) == 3 and len(before) == 4 + 3 + called + 1
     assert after == [second] * 3
+    # ... and the runner's cancel event of each submitted task with it.
+    assert events_before == {first, second} and events_after == {second}
 
 
 def test_failed_fetches_are_recorded_and_retried_on_the_next_run(prefect_harness, settings):
