@@ -255,7 +255,8 @@ class _Mallinfo2(ctypes.Structure):
 def memory_parts() -> str:
     """Who holds the flow process's memory now, in MiB: glibc's malloc (in use, free but held),
     Python's allocated blocks (millions), Arrow's pool, the DuckDB databases the process keeps,
-    and its resident memory split into anonymous and file-backed."""
+    the entries of its word caches (thousands; each cache is bounded) and its resident memory
+    split into anonymous and file-backed."""
     import pyarrow
 
     from wirehouse.warehouse import db
@@ -277,9 +278,17 @@ def memory_parts() -> str:
         except Exception:  # a database closed meanwhile
             pass
     parts.append(f"duckdb {duck / 2**20:.0f}")
+    parts.append(f"word caches {sum(cached.cache_info().currsize for cached in _word_caches()) / 1e3:.0f} k entries")
     file_backed, anonymous = _resident_by_kind()
     parts.append(f"resident anonymous {anonymous / 2**20:.0f}, file-backed {file_backed / 2**20:.0f}")
     return ", ".join(parts)
+
+
+def _word_caches() -> list:
+    """The bounded caches the flow process fills as it meets new names and words (entity keys, spellings, keyword forms)."""
+    from wirehouse.tasks import entities, stories
+
+    return [entities.match_key, stories.normalize_entity, stories._keyword_form, stories._log1p]
 
 
 def _resident_by_kind() -> tuple[int, int]:
