@@ -243,9 +243,9 @@ def forget_results(keep: list[PrefectFuture]) -> None:
     are never passed on again; the next slice's (`keep`, already running) still are.
 
     The thread pool runner also keeps a cancel event (an Event, its Condition and lock) for every
-    task ever submitted to it, to set them all if the run is cancelled: about 300 a slice, small
-    but long-lived objects scattered among a slice's short-lived ones, each holding on to the
-    arena it was made in. A finished task has nothing left to cancel.
+    task ever submitted to it, to set them all if the run is cancelled: small but long-lived
+    objects scattered among a slice's short-lived ones, each holding on to the arena it was made
+    in. A finished task has nothing left to cancel.
     """
     context = FlowRunContext.get()
     if context is None:
