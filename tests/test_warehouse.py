@@ -171,3 +171,22 @@ def test_the_label_tie_break_in_sql_follows_label_preference():
 
     sql = next(text for name, text in db._view_files() if name.endswith("entity_labels.sql"))
     assert str(list(LABEL_PREFERENCE)) in sql.replace('"', "'")
+
+
+def test_kept_database_is_replaced_after_its_reads_and_open_cursors_still_read(tmp_path, monkeypatch):
+    # DuckDB keeps memory of every query until its database closes: a kept one serves a bounded number of reads.
+    monkeypatch.setattr(db, "READS_PER_DATABASE", 3)
+    warehouse = tmp_path / "wh"
+    db.init_warehouse(warehouse)
+    _commit(warehouse, "r1", [_article_row("a1", "first text")])
+    held = db.connect(warehouse)  # left open across the switch, as another thread's read would be
+    for _ in range(2):
+        with db.connect(warehouse) as con:
+            assert con.execute("select count(*) from articles").fetchone()[0] == 1
+    first = next(iter(db._DATABASES.values()))
+    _commit(warehouse, "r2", [_article_row("a2", "second text")])
+    with db.connect(warehouse) as con:  # the fourth read: a new database
+        assert con.execute("select count(*) from articles").fetchone()[0] == 2
+    assert next(iter(db._DATABASES.values())) is not first
+    assert held.execute("select count(*) from articles").fetchone()[0] == 2
+    held.close()
