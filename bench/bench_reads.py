@@ -2,6 +2,7 @@
 
     python bench/bench_reads.py                          # 10,000 and 100,000 landed articles
     python bench/bench_reads.py --articles 10000 300000
+    python bench/bench_reads.py --articles 10000 --rounds 100
 
 A slice of an ingest reads the warehouse four ways: the versions of its articles
 (`read_known_versions`), dedup's candidates (LSH bands joined with `article_bands`, then their
@@ -14,6 +15,13 @@ articles (half landed, half new) in a fresh process, which samples its own RSS, 
 read also makes the process's database over the warehouse, as a run's first slice does): printed
 are the seconds and the peak RSS over the process's RSS just before each, then, for the later
 reads, the largest size's time as a multiple of the smallest's and its peak's difference.
+
+Then memory over a run (`--rounds`, 50 unless told): one process lands a run and makes the four
+reads at the warehouse's new end, round after round, as an ingest's slices do, and reads the C
+heap's memory in use after each; once with the kept database replaced after
+`READS_PER_DATABASE` reads (warehouse/db.py) and once kept for the whole process (the baseline:
+DuckDB keeps some memory of every query until its database closes). Printed: the reading at
+the end of each tenth of the rounds and the growth a round over the last four fifths.
 """
 
 from __future__ import annotations
@@ -100,16 +108,23 @@ def run_rows(first: int, count: int, bands: int, rng: random.Random) -> dict[str
 
 
 def build(warehouse: Path, articles: int) -> None:
-    """Land `articles` synthetic articles as runs of RUN_ARTICLES, each committed by its runs row."""
+    """Land `articles` synthetic articles as runs of RUN_ARTICLES."""
     from wirehouse.warehouse import db
 
     db.init_warehouse(warehouse)
     rng, bands = random.Random(articles), band_count()
     for first in range(0, articles, RUN_ARTICLES):
-        run = db.new_run_id()
-        for table, rows in run_rows(first, min(RUN_ARTICLES, articles - first), bands, rng).items():
-            db.write_part(warehouse, table, run, rows)
-        db.write_part(warehouse, "runs", run, [{"run_id": run, "started_at": landed_at(first), "status": "ok"}])
+        land_run(warehouse, first, min(RUN_ARTICLES, articles - first), bands, rng)
+
+
+def land_run(warehouse: Path, first: int, count: int, bands: int, rng: random.Random) -> None:
+    """Land articles first .. first + count - 1 as one run, committed by its runs row."""
+    from wirehouse.warehouse import db
+
+    run = db.new_run_id()
+    for table, rows in run_rows(first, count, bands, rng).items():
+        db.write_part(warehouse, table, run, rows)
+    db.write_part(warehouse, "runs", run, [{"run_id": run, "started_at": landed_at(first), "status": "ok"}])
 
 
 def batch(articles: int, bands: int):
@@ -150,12 +165,20 @@ def measure_read(warehouse: Path, articles: int, read: str) -> dict:
     """In this (fresh) process: one read on a batch, twice; the seconds and the peak RSS over the
     RSS before each. The first pays for the process's database over the warehouse (db.connect
     keeps it), as a run's first slice does; the second is what every later slice pays."""
+    calls = read_calls(warehouse, articles)
+    first, found = _sampled(calls[read])
+    then, _ = _sampled(calls[read])
+    return {"first": first, "then": then, "rows": len(found[0] if read == "story window" else found)}
+
+
+def read_calls(warehouse: Path, articles: int) -> dict:
+    """The four reads (READS) on a batch at `articles`, each a call."""
     from wirehouse.config.settings import load_settings
     from wirehouse.tasks import load
 
     settings = load_settings()
     batch_articles, prints, enrichments = batch(articles, band_count())
-    calls = {
+    return {
         "known versions": lambda: load.read_known_versions(warehouse, [a.article_id for a in batch_articles]),
         "dedup candidates": lambda: load.read_dedup_candidates(
             warehouse, prints, [a.content_hash for a in batch_articles], settings.dedup
@@ -163,9 +186,48 @@ def measure_read(warehouse: Path, articles: int, read: str) -> dict:
         "story window": lambda: load.read_story_state(warehouse, batch_articles, settings.stories),
         "entity aliases": lambda: load.read_entity_aliases(warehouse, enrichments),
     }
-    first, found = _sampled(calls[read])
-    then, _ = _sampled(calls[read])
-    return {"first": first, "then": then, "rows": len(found[0] if read == "story window" else found)}
+
+
+def measure_rounds(rounds: int, reads_per_database: int) -> list[float]:
+    """In this (fresh) process, as an ingest's slices go: land a run, then make the four reads on a
+    batch at the warehouse's new end, `rounds` times, a kept database serving `reads_per_database`
+    reads. The C heap's memory in use after each round, in MiB."""
+    from heap import c_heap
+
+    from wirehouse.tasks.pools import return_free_memory
+    from wirehouse.warehouse import db
+
+    db.READS_PER_DATABASE = reads_per_database
+    rng, bands, readings = random.Random(rounds), band_count(), []
+    with tempfile.TemporaryDirectory(prefix="wirehouse-rounds-") as folder:
+        warehouse = Path(folder) / "warehouse"
+        db.init_warehouse(warehouse)
+        for number in range(rounds):
+            land_run(warehouse, number * RUN_ARTICLES, RUN_ARTICLES, bands, rng)
+            for call in read_calls(warehouse, (number + 1) * RUN_ARTICLES).values():
+                call()
+            return_free_memory()
+            readings.append(c_heap()[0] / 2**20)
+    return readings
+
+
+def report_rounds(rounds: int) -> None:
+    """The C heap over `rounds` rounds with a kept database replaced as configured, and kept for
+    the whole process as before (the baseline), each in a fresh process."""
+    from wirehouse.warehouse import db
+
+    print(f"C heap in use after each of {rounds} rounds (land a run of {RUN_ARTICLES:,} articles, then a "
+          f"slice's four reads; one process), MiB, at the end of each tenth of them:", flush=True)
+    settings = {f"database replaced after {db.READS_PER_DATABASE} reads": db.READS_PER_DATABASE, "database kept (baseline)": 10**9}
+    growth = {}
+    for label, reads in settings.items():
+        command = [sys.executable, __file__, "--measure-rounds", str(rounds), str(reads)]
+        readings = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+        shown = readings[max(0, rounds // 10 - 1) :: max(1, rounds // 10)]
+        print(f"  {label:<38} {' '.join(f'{value:5.1f}' for value in shown)}", flush=True)
+        settled = readings[len(readings) // 5 :]  # past the first fifth: the caches have filled
+        growth[label] = (settled[-1] - settled[0]) / max(1, len(settled) - 1)
+    print("  growth a round over the last four fifths: " + ", ".join(f"{label} {value:+.2f} MiB" for label, value in growth.items()))
 
 
 def _sampled(call) -> tuple[dict, object]:
@@ -199,11 +261,16 @@ def run_read(warehouse: Path, articles: int, read: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, nargs="+", default=[10_000, 100_000], help="warehouse sizes in landed articles")
+    parser.add_argument("--rounds", type=int, default=50, help="rounds of the memory-over-a-run measurement (0: skip it)")
     parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--measure-rounds", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         warehouse, articles, read = args.measure
         print(json.dumps(measure_read(Path(warehouse), int(articles), read)))
+        return
+    if args.measure_rounds:
+        print(json.dumps(measure_rounds(*args.measure_rounds)))
         return
     results: dict[int, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="wirehouse-reads-") as folder:
@@ -224,6 +291,8 @@ def main() -> None:
         for read in READS:
             a, b = results[small][read]["then"], results[large][read]["then"]
             print(f"  {read:<17} then: time x{b['seconds'] / a['seconds']:.1f}, peak {b['peak_mib'] - a['peak_mib']:+.0f} MiB")
+    if args.rounds:
+        report_rounds(args.rounds)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ the CPU seconds of each kind of process during the timed run.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import subprocess
@@ -44,6 +43,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import Corpus, serve_corpus  # noqa: E402
+from heap import c_heap  # noqa: E402
 
 CORES = os.cpu_count() or 1
 SPACY = "spaCy nlp.pipe"
@@ -247,11 +247,6 @@ def slice_logger(started: float, readings: list[int]):
     return on_progress
 
 
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-
 def memory_parts() -> str:
     """Who holds the flow process's memory now, in MiB: glibc's malloc (in use, free but held),
     Python's allocated blocks (millions), Arrow's pool, the DuckDB databases the process keeps,
@@ -262,13 +257,8 @@ def memory_parts() -> str:
     from wirehouse.warehouse import db
 
     parts = []
-    try:
-        info = ctypes.CDLL(None).mallinfo2
-        info.restype = _Mallinfo2
-        glibc = info()
-        parts.append(f"glibc in use {(glibc.uordblks + glibc.hblkhd) / 2**20:.0f}, free held {glibc.fordblks / 2**20:.0f}")
-    except (OSError, AttributeError):
-        pass
+    if heap := c_heap():
+        parts.append(f"glibc in use {heap[0] / 2**20:.0f}, free held {heap[1] / 2**20:.0f}")
     parts.append(f"python blocks {sys.getallocatedblocks() / 1e6:.2f} M")
     parts.append(f"arrow {pyarrow.total_allocated_bytes() / 2**20:.0f} ({pyarrow.default_memory_pool().backend_name})")
     duck = 0
