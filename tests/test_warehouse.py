@@ -183,10 +183,10 @@ def test_kept_database_is_replaced_after_its_reads_and_open_cursors_still_read(t
     for _ in range(2):
         with db.connect(warehouse) as con:
             assert con.execute("select count(*) from articles").fetchone()[0] == 1
-    first = next(iter(db._DATABASES.values()))
+    first = db._DATABASES[db.database_key(warehouse)]
     _commit(warehouse, "r2", [_article_row("a2", "second text")])
     with db.connect(warehouse) as con:  # the fourth read: a new database
         assert con.execute("select count(*) from articles").fetchone()[0] == 2
-    assert next(iter(db._DATABASES.values())) is not first
+    assert db._DATABASES[db.database_key(warehouse)] is not first
     assert held.execute("select count(*) from articles").fetchone()[0] == 2
     held.close()

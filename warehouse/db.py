@@ -280,7 +280,7 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     reads over a growing warehouse kept 0.6 MiB more of the C heap each round; README). A
     database that is let go closes once its last open cursor does.
     """
-    key = (str(parquet_root(warehouse)), catalog_version(warehouse), _s3_secret() if remote_url(warehouse) else "")
+    key = database_key(warehouse)
     with _DATABASES_LOCK:
         if _READS.get(key, 0) >= READS_PER_DATABASE:
             _let_go(key)
@@ -290,6 +290,11 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
             _DATABASES[key] = _open_database(warehouse)
         _READS[key] = _READS.get(key, 0) + 1
         return _DATABASES[key].cursor()
+
+
+def database_key(warehouse: Path) -> tuple[str, str, str]:
+    """What a kept database is kept by: the Parquet root, the view version and the S3 settings."""
+    return str(parquet_root(warehouse)), catalog_version(warehouse), _s3_secret() if remote_url(warehouse) else ""
 
 
 def _let_go(key: tuple[str, str, str]) -> None:
