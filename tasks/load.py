@@ -639,9 +639,9 @@ def _new_raw_pages(warehouse: Path, rows: list[dict]) -> list[dict]:
     return [row for row in rows if (row["url"], row["html_hash"]) not in stored]
 
 
-def enrichment_rows(enrichments: list[ArticleEnrichment]) -> list[dict]:
+def enrichment_rows(enrichments: list[ArticleEnrichment]) -> Iterator[dict]:
     """`article_enrichments` rows: one per article, with each model's name and version."""
-    return [
+    return (
         {
             "article_id": e.article_id, "language": e.language, "keywords": e.keywords,
             "keyword_scores": e.keyword_scores, "tone": e.tone, "entity_count": len(e.mentions),
@@ -649,7 +649,7 @@ def enrichment_rows(enrichments: list[ArticleEnrichment]) -> list[dict]:
             "tone_model": e.models.get("tone"),
         }
         for e in enrichments
-    ]
+    )
 
 
 def write_enrichment(warehouse: Path, run_id: str, enrichments: list[ArticleEnrichment], resolution: Resolution) -> None:
@@ -659,8 +659,9 @@ def write_enrichment(warehouse: Path, run_id: str, enrichments: list[ArticleEnri
     db.write_part(
         warehouse, "article_entities", run_id,
         # vars(), not dataclasses.asdict: a mention's fields are all scalars, and asdict's deep
-        # copy of each took seconds over a large run's mentions.
-        [{**vars(m), "model": models.get(m.article_id)} for m in resolution.mentions],
+        # copy of each took seconds over a large run's mentions. A generator, as the other
+        # large parts': write_part makes a row group's rows at a time.
+        ({**vars(m), "model": models.get(m.article_id)} for m in resolution.mentions),
     )
     db.write_part(warehouse, "entities", run_id, resolution.entities)
     db.write_part(warehouse, "entity_aliases", run_id, resolution.aliases)
@@ -673,9 +674,9 @@ def commit_run(warehouse: Path, report: RunReport) -> RunReport:
     return report
 
 
-def article_rows(articles: list[Article]) -> list[dict]:
+def article_rows(articles: list[Article]) -> Iterator[dict]:
     """`articles` rows: every Article field plus its word count."""
-    return [{**dataclasses.asdict(a), "word_count": len(a.text.split())} for a in articles]
+    return ({**dataclasses.asdict(a), "word_count": len(a.text.split())} for a in articles)
 
 
 def land_run(
@@ -713,7 +714,7 @@ def land_run(
     landed = {a.article_id for a in articles}
     db.write_part(
         warehouse, "article_bands", report.run_id,
-        [{"article_id": p.article_id, "band": i, "hash": h} for p in prints if p.article_id in landed for i, h in enumerate(p.bands)],
+        ({"article_id": p.article_id, "band": i, "hash": h} for p in prints if p.article_id in landed for i, h in enumerate(p.bands)),
     )
     return commit_run(warehouse, report)
 

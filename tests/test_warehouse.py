@@ -63,6 +63,46 @@ def test_articles_among_gives_the_views_rows_of_the_ids_asked_only(tmp_path):
         assert con.execute("select count(*) from articles_among([])").fetchone()[0] == 0
 
 
+def test_a_part_is_written_a_row_group_at_a_time_from_a_generator(tmp_path):
+    import pyarrow.parquet as pq
+
+    db.init_warehouse(tmp_path)
+    run = db.new_run_id()
+    texts = [f"{i:04d} " + "word " * 20_000 for i in range(300)]  # 100 KB each: 30 MB in all
+    made = []
+
+    def rows():
+        for i, text in enumerate(texts):
+            made.append(i)
+            yield _article_row(f"a{i}", text)
+
+    db.write_part(tmp_path, "articles", run, rows())
+    part = pq.ParquetFile(db.part_path(tmp_path, "articles", run))
+    # About ROW_GROUP_BYTES of rows a group: the 30 MB came in several groups, not one table.
+    assert part.metadata.num_row_groups >= 3
+    assert max(part.metadata.row_group(g).num_rows for g in range(part.metadata.num_row_groups)) <= 100
+    assert made == list(range(300))
+    db.write_part(tmp_path, "runs", run, [{"run_id": run, "started_at": NOW, "status": "ok"}])
+    with db.connect_catalog(tmp_path) as con:
+        landed = con.execute("select article_id, text, loaded_by_run from articles order by text").fetchall()
+    assert landed == [(f"a{i}", text, run) for i, text in enumerate(texts)]
+    assert db.write_part(tmp_path, "articles", db.new_run_id(), iter([])) is None
+    assert [p.name for p in db.table_dir(tmp_path, "articles").iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_part_whose_rows_fail_midway_leaves_no_file(tmp_path):
+    db.init_warehouse(tmp_path)
+    run = db.new_run_id()
+
+    def rows():
+        yield from (_article_row(f"a{i}", "text " * 30_000) for i in range(200))
+        raise ValueError("a bad row")
+
+    with pytest.raises(ValueError, match="a bad row"):
+        db.write_part(tmp_path, "articles", run, rows())
+    assert sorted(p.name for p in db.table_dir(tmp_path, "articles").iterdir()) == [db.EMPTY_PART]
+
+
 def test_a_run_killed_during_the_load_leaves_the_previous_state(tmp_path):
     db.init_warehouse(tmp_path)
     _commit(tmp_path, db.new_run_id(), [_article_row("a", "kept text")])

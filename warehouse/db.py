@@ -33,8 +33,9 @@ from functools import lru_cache
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
+from itertools import islice
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 from urllib.parse import urlsplit
 
 import duckdb
@@ -332,15 +333,63 @@ def connect_catalog(warehouse: Path) -> duckdb.DuckDBPyConnection:
     return _attach_storage(duckdb.connect(str(catalog_path(warehouse)), read_only=True), warehouse)
 
 
-def write_part(warehouse: Path, table: str, run_id: str, rows: list[dict]) -> Path | None:
-    """Write one run's rows of one table as an immutable Parquet part (nothing when no rows)."""
-    if not rows:
+def write_part(warehouse: Path, table: str, run_id: str, rows: Iterable[dict]) -> Path | None:
+    """Write one run's rows of one table as an immutable Parquet part (nothing when no rows).
+
+    `rows` may be a generator: they are turned into Arrow and written a row group at a time
+    (about `ROW_GROUP_BYTES` each), so a slice's pages, texts and mentions are never all held
+    twice more (as stamped dicts and as one Arrow table) while the part is written.
+    """
+    rows = iter(rows)
+    first = list(islice(rows, _SIZING_ROWS))
+    if not first:
         return None
-    loaded_at = _now()
-    stamped = [{**row, "_run_id": run_id, "_loaded_at": loaded_at} for row in rows]
+    loaded_at, schema = _now(), schema_of(table)
+    per_group = min(max(ROW_GROUP_BYTES // max(sum(map(_row_bytes, first)) // len(first), 1), _SIZING_ROWS), MAX_GROUP_ROWS)
     path = part_path(warehouse, table, run_id)
-    _write_parquet(pa.Table.from_pylist(stamped, schema=schema_of(table)), path)
+    with _part_writer(path, schema) as writer:
+        group = first
+        while group:
+            stamped = [{**row, "_run_id": run_id, "_loaded_at": loaded_at} for row in group]
+            writer.write_table(pa.Table.from_pylist(stamped, schema=schema))
+            group = list(islice(rows, per_group))
     return path
+
+
+ROW_GROUP_BYTES = 8 << 20  # about this much memory a row group's rows take as Python objects
+MAX_GROUP_ROWS = 1 << 17
+_SIZING_ROWS = 64  # a part's first rows: the mean row's size sets the rows a group
+_VALUE_BYTES = 64  # what a value costs a dict row besides its characters (its slot, its object)
+
+
+def _row_bytes(row: dict) -> int:
+    """About the memory a row takes as a Python dict: each value's object and slot, and the text of its strings."""
+    size = 0
+    for value in row.values():
+        size += _VALUE_BYTES
+        if isinstance(value, (str, bytes)):
+            size += len(value)
+        elif isinstance(value, (list, tuple)):
+            size += sum(_VALUE_BYTES + len(item) if isinstance(item, str) else _VALUE_BYTES for item in value)
+    return size
+
+
+@contextmanager
+def _part_writer(path: Path | str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    """A Parquet writer into a part: through a hidden temporary name renamed into place when
+    done (removed if writing fails); on object storage under its final name (see above)."""
+    if isinstance(path, str):
+        with pq.ParquetWriter(_s3_key(path), schema, compression="zstd", filesystem=_s3()) as writer:
+            yield writer
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            yield writer
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def committed_run_ids(warehouse: Path) -> set[str]:
