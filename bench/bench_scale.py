@@ -11,7 +11,8 @@ One run, the same pages (bench/corpus.py, served through a proxy on 127.0.0.1):
   and components), read before the flows and again after them (the ratio is to the mean);
 - rensa MinHash signatures of the same texts;
 - the whole ingest flow (discover, fetch over HTTP, extract, dedup, enrich, stories, load) into a
-  temporary warehouse, in a child process whose peak memory (with its children) is sampled.
+  temporary warehouse, in a child process whose peak memory (with its children) is sampled; the
+  child also notes each new high of its own RSS and the wirehouse code its threads ran then.
 
 The direct stages run on the first `--direct-pages` pages (a rate, not a total); the flow on all
 of them. Prefect's one-off server start is left out of the flow's time by a warm-up flow; all the
@@ -215,7 +216,8 @@ def flow_child(spec_path: str) -> None:
     started_flag(Path(spec_path)).touch()
     started = time.perf_counter()
     slice_rss: list[int] = []
-    report = ingest(sources, Path(spec["warehouse"]), settings, on_progress=slice_logger(started, slice_rss))
+    with PeakWatch() as peaks:
+        report = ingest(sources, Path(spec["warehouse"]), settings, on_progress=slice_logger(started, slice_rss))
     wall = time.perf_counter() - started
     import resource
 
@@ -223,7 +225,51 @@ def flow_child(spec_path: str) -> None:
         "wall": wall, "own_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "stage_seconds": report.stage_seconds, "fetched": report.pages_fetched, "failed": report.pages_failed,
         "articles": report.articles_new + report.articles_updated, "near": report.near_duplicates,
         "exact": report.exact_duplicates, "mentions": report.entities, "runs": len(report.slice_runs), "slice_rss": slice_rss,
+        "highs": peaks.highs[-PeakWatch.SHOWN:],
     }))
+
+
+class PeakWatch:
+    """Reads this process's RSS every `INTERVAL` seconds and, at each new high (by `STEP` bytes),
+    keeps what its threads were running in wirehouse's own code then: what makes the peak."""
+
+    INTERVAL, STEP, SHOWN = 0.02, 4 << 20, 6
+
+    def __init__(self) -> None:
+        self.highs: list[tuple[float, int, list[str]]] = []  # (seconds in, RSS, wirehouse frames a thread)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> "PeakWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        started, highest = time.perf_counter(), 0
+        while not self._stop.wait(self.INTERVAL):
+            rss = _own_rss()
+            if rss >= highest + self.STEP:
+                highest = rss
+                self.highs.append((time.perf_counter() - started, rss, _running_wirehouse_code()))
+
+
+def _running_wirehouse_code() -> list[str]:
+    """For each thread now in wirehouse's code, its innermost wirehouse frames (three at most, innermost first)."""
+    running = []
+    for frame in sys._current_frames().values():
+        names = []
+        while frame is not None and len(names) < 3:
+            module = frame.f_globals.get("__name__", "")
+            if module.startswith("wirehouse.") and frame.f_code.co_name != "_watch":
+                names.append(f"{module.removeprefix('wirehouse.')}.{frame.f_code.co_name}")
+            frame = frame.f_back
+        if names:
+            running.append(" < ".join(names))
+    return sorted(set(running))
 
 
 def slice_logger(started: float, readings: list[int]):
@@ -316,6 +362,10 @@ def report_flow(pages: int, flow: dict) -> float:
     if tenths := by_tenth(flow["slice_rss"][1:]):
         print("  the flow process's RSS after each slice but the first, mean by tenth of the run: "
               + " ".join(f"{mib:.0f}" for mib in tenths) + " MiB")
+    if flow.get("highs"):
+        print("  the flow process's last new highs (seconds into the run, RSS) and the wirehouse code its threads ran then:")
+        for seconds, rss, running in flow["highs"]:
+            print(f"    {seconds:7.1f} s {rss / 2**20:5.0f} MiB: " + ("; ".join(running) or "(none)"))
     if flow["cpu"]:
         print("  CPU seconds of the timed run: " + ", ".join(f"{kind} {seconds:.0f}" for kind, seconds in flow["cpu"].items())
               + f"; {CORES} cores x {flow['wall']:.0f} s = {CORES * flow['wall']:.0f}")
