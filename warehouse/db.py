@@ -182,13 +182,8 @@ def catalog_version(warehouse: Path) -> str:
 
 
 def _write_parquet(table: pa.Table, path: Path | str) -> None:
-    if isinstance(path, str):  # object storage: no rename, the final name at once (see above)
-        pq.write_table(table, _s3_key(path), compression="zstd", filesystem=_s3())
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    with _part_writer(path, table.schema) as writer:
+        writer.write_table(table)
 
 
 def init_warehouse(warehouse: Path) -> None:
