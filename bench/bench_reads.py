@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -46,6 +47,9 @@ MENTIONS = 40
 # A batch names entities of the latest RECENT_NAMES articles or new ones: as many keys to look up
 # at any warehouse size (news names what is in the news now).
 RECENT_NAMES = 10_000
+# ... and PERENNIAL_SHARE of an article's mentions name one of PERENNIAL entities (a country, a
+# government, a wire agency): named in every run, their landed mentions grow with the warehouse.
+PERENNIAL, PERENNIAL_SHARE = 200, 0.25
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 READS = ("known versions", "dedup candidates", "story window", "entity aliases")
 
@@ -58,6 +62,12 @@ def entity_key(number: int) -> str:
     from wirehouse.tasks.entities import match_key
 
     return match_key(f"Entity {number}")
+
+
+def named(number: int, rng: random.Random) -> int:
+    """The entity number a mention of an article `number` names: a perennial one (numbered
+    below 0) or the entity first named by an earlier article."""
+    return -1 - rng.randrange(PERENNIAL) if rng.random() < PERENNIAL_SHARE else rng.randrange(number + 1)
 
 
 def content_hash(number: int) -> str:
@@ -85,6 +95,7 @@ def band_count() -> int:
 def run_rows(first: int, count: int, bands: int, rng: random.Random) -> dict[str, list[dict]]:
     """One run's rows of the tables the reads touch, for articles first .. first + count - 1."""
     from wirehouse.tasks.entities import entity_id
+    from wirehouse.warehouse.schema import TABLES
 
     words = [f"w{i}" for i in range(5000)]
     rows: dict[str, list[dict]] = {"articles": [], "article_bands": [], "article_entities": [], "entities": [], "entity_aliases": []}
@@ -97,14 +108,23 @@ def run_rows(first: int, count: int, bands: int, rng: random.Random) -> dict[str
             "fetched_at": landed_at(number),
         })
         rows["article_bands"] += [{"article_id": key, "band": band, "hash": band_hash(number, band)} for band in range(bands)]
+        if number == 0:
+            for perennial in range(-PERENNIAL, 0):
+                rows["entities"].append({"entity_id": entity_id("ORG", entity_key(perennial)), "name": f"Entity {perennial}",
+                                         "label": "ORG", "key": entity_key(perennial)})
+                rows["entity_aliases"].append({"alias_key": entity_key(perennial), "alias": f"Entity {perennial}",
+                                               "entity_id": entity_id("ORG", entity_key(perennial)), "kind": "name"})
         entity = entity_id("ORG", entity_key(number))
         rows["entities"].append({"entity_id": entity, "name": f"Entity {number}", "label": "ORG", "key": entity_key(number)})
         rows["entity_aliases"].append({"alias_key": entity_key(number), "alias": f"Entity {number}", "entity_id": entity, "kind": "name"})
         rows["article_entities"] += [
             {"article_id": key, "text": f"Entity {known}", "label": "ORG", "start_char": m, "end_char": m + 1, "raw_label": "ORG",
              "entity_id": entity_id("ORG", entity_key(known)), "name": f"Entity {known}"}
-            for m, known in enumerate(rng.randrange(number + 1) for _ in range(MENTIONS))
+            for m, known in enumerate(named(number, rng) for _ in range(MENTIONS))
         ]
+    if "entity_label_votes" in TABLES:  # the run's label votes, as the pipeline writes them for new articles
+        votes = Counter((m["entity_id"], m["label"]) for m in rows["article_entities"])
+        rows["entity_label_votes"] = [{"entity_id": e, "label": label, "mentions": n} for (e, label), n in sorted(votes.items())]
     return rows
 
 
@@ -133,7 +153,8 @@ def batch(articles: int, bands: int):
 
     A tenth of the landed ones come again as exact copies and another tenth as near copies (their
     bands), so the candidates read finds and reads landed texts; the rest share nothing. Their
-    mentions name entities of the latest RECENT_NAMES articles' or new ones.
+    mentions name perennial entities (PERENNIAL_SHARE) or those of the latest RECENT_NAMES
+    articles' or new ones.
     """
     import numpy as np
 
@@ -155,11 +176,17 @@ def batch(articles: int, bands: int):
     enrichments = [
         ArticleEnrichment(a.article_id, "en", [
             EntityMention(a.article_id, name, "ORG", 0, 1, name=name)
-            for name in (f"Entity {rng.randrange(max(0, articles - RECENT_NAMES), articles + BATCH)}" for _ in range(MENTIONS))
+            for name in (f"Entity {_batch_name(articles, rng)}" for _ in range(MENTIONS))
         ], {}, [], [], None, {})
         for a in batch_articles
     ]
     return batch_articles, prints, enrichments
+
+
+def _batch_name(articles: int, rng: random.Random) -> int:
+    if rng.random() < PERENNIAL_SHARE:
+        return -1 - rng.randrange(PERENNIAL)
+    return rng.randrange(max(0, articles - RECENT_NAMES), articles + BATCH)
 
 
 def measure_read(warehouse: Path, articles: int, read: str) -> dict:

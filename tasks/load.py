@@ -102,7 +102,34 @@ def open_run(warehouse: Path, settings: WarehouseSettings, on_wait=None) -> Iter
     with db.writer_lock(warehouse, settings.lock_timeout, on_wait=on_wait):
         db.init_warehouse(warehouse)
         db.remove_uncommitted_parts(warehouse)
+        count_label_votes(warehouse)
         yield db.new_run_id()
+
+
+def count_label_votes(warehouse: Path) -> bool:
+    """Give a warehouse whose mentions landed before `entity_label_votes` existed its votes. Call under the lock.
+
+    When committed runs wrote mentions and none wrote votes, the current mentions' votes are
+    counted once and written as a votes part of the newest committed run (the votes are a sum
+    over committed runs: which run holds them does not matter). Returns whether it wrote them.
+    """
+    committed = db.committed_run_ids(warehouse)
+    if db.runs_with_parts(warehouse, "entity_label_votes") & committed:
+        return False
+    if not db.runs_with_parts(warehouse, "article_entities") & committed:
+        return False
+    with db.connect(warehouse) as con:
+        rows = con.execute(
+            """
+            select entity_id, label, count(*) as mentions
+            from article_entities
+            where entity_id is not null
+            group by entity_id, label
+            order by entity_id, label
+            """
+        ).fetchall()
+    db.write_part(warehouse, "entity_label_votes", max(committed), [dict(zip(("entity_id", "label", "mentions"), row)) for row in rows])
+    return bool(rows)
 
 
 # Per URL (url_id): its latest attempt, and its failures since its last success. Shared by the
@@ -655,6 +682,7 @@ def enrichment_rows(enrichments: list[ArticleEnrichment]) -> Iterator[dict]:
 def write_enrichment(warehouse: Path, run_id: str, enrichments: list[ArticleEnrichment], resolution: Resolution) -> None:
     """Write a run's enrichment parts: per article, per mention, and the new entities and aliases."""
     models = {e.article_id: e.models.get("ner") for e in enrichments}
+    votes = label_vote_rows(warehouse, enrichments, resolution.mentions)
     db.write_part(warehouse, "article_enrichments", run_id, enrichment_rows(enrichments))
     db.write_part(
         warehouse, "article_entities", run_id,
@@ -663,8 +691,31 @@ def write_enrichment(warehouse: Path, run_id: str, enrichments: list[ArticleEnri
         # large parts': write_part makes a row group's rows at a time.
         ({**vars(m), "model": models.get(m.article_id)} for m in resolution.mentions),
     )
+    db.write_part(warehouse, "entity_label_votes", run_id, votes)
     db.write_part(warehouse, "entities", run_id, resolution.entities)
     db.write_part(warehouse, "entity_aliases", run_id, resolution.aliases)
+
+
+def label_vote_rows(warehouse: Path, enrichments: list[ArticleEnrichment], mentions: list[EntityMention]) -> list[dict]:
+    """A run's `entity_label_votes` rows: per entity and label, the mentions it writes less the
+    current mentions of the articles it enriches (its enrichments replace them). Read before the
+    run commits, so "current" is what earlier runs left."""
+    votes = Counter((m.entity_id, m.label) for m in mentions if m.entity_id is not None)
+    ids = [e.article_id for e in enrichments]
+    if ids:
+        with db.connect(warehouse) as con:
+            con.register("batch_ids", pa.table({"article_id": ids}))
+            replaced = con.execute(
+                """
+                select entity_id, label, count(*)
+                from article_entities_among((select list(article_id) from batch_ids))
+                where entity_id is not null
+                group by entity_id, label
+                """
+            ).fetchall()
+        for entity_id, label, count in replaced:
+            votes[(entity_id, label)] -= count
+    return [{"entity_id": e, "label": label, "mentions": n} for (e, label), n in sorted(votes.items()) if n]
 
 
 def commit_run(warehouse: Path, report: RunReport) -> RunReport:

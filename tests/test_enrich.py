@@ -15,6 +15,7 @@ import pytest
 from wirehouse.tasks.enrich import KEYPHRASE_METHOD, enrich_articles, model_label, shutdown_pool
 from wirehouse.tasks.entities import KnownEntity, find_acronyms, match_key, normalize_mentions, resolve_entities
 from wirehouse.tasks.records import Article, EntityMention, changed
+from test_warehouse import _summed_votes
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 
@@ -239,6 +240,12 @@ def test_reenrich_since_writes_newer_enrichments_that_win(seeds_run):
     # The mentions are the new run's, not added to the old ones, and every entity kept its id.
     assert _rows(warehouse, "select article_id, entity_id, start_char from article_entities order by all") == before
     assert _rows(warehouse, "select entity_id, name from entities order by all") == ids_before
+    # Its label votes replaced the first run's: summed, they are the current mentions' votes.
+    summed, counted = _summed_votes(warehouse)
+    assert summed == counted and len(counted) > 3
+    assert _rows(warehouse, "select entity_id, label from entity_labels_among((select list(entity_id) from entities)) order by all") == _rows(
+        warehouse, "select entity_id, label from entity_labels order by all"
+    )
     # Nothing published since a far date: an empty run that changes nothing.
     empty = reenrich(warehouse, datetime(2999, 1, 1, tzinfo=timezone.utc), fewer)
     assert empty.entities == 0

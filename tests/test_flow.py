@@ -12,6 +12,7 @@ from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from badserver import BadServer
+from test_warehouse import _summed_votes
 from wirehouse.config.sources import Source, adhoc_source
 from wirehouse.flows.ingest import forget_results, ingest
 from wirehouse.sample import load_catalog, serve_sample_site
@@ -106,6 +107,12 @@ def test_entities_are_landed_per_mention(sample_run):
     assert mentions == report.entities > 0
     assert articles == len(load_catalog().articles)
     assert labels >= 4
+    # The run's label votes are its mentions', and the batch lookup gives every entity the view's label.
+    summed, counted = _summed_votes(warehouse)
+    assert summed == counted
+    assert _query(warehouse, "select entity_id, label from entity_labels_among((select list(entity_id) from entities)) order by all") == _query(
+        warehouse, "select entity_id, label from entity_labels order by all"
+    )
     bad = _query(
         warehouse,
         "select count(*) from article_entities e join articles a using (article_id) "

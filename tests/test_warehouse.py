@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from wirehouse.config.settings import load_settings
+from wirehouse.tasks.load import count_label_votes, open_run
 from wirehouse.warehouse import db
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
@@ -185,7 +187,9 @@ def test_an_entity_label_tie_goes_to_the_preferred_label_every_time(tmp_path):
     sql = "select label from entity_labels where entity_id = 'acme'"
     assert {_count(tmp_path, sql) for _ in range(20)} == {"ORG"}
     assert _count(tmp_path, "select label from entities where entity_id = 'acme'") == "ORG"
-    # The pipeline's lookup of a batch's entities counts the same votes.
+    # The pipeline's lookup of a batch's entities sums the same votes (counted once here, as for
+    # a warehouse whose mentions landed without them).
+    assert count_label_votes(tmp_path)
     assert _count(tmp_path, "select label from entity_labels_among(['acme'])") == "ORG"
     assert _count(tmp_path, "select count(*) from article_entities_among(['acme'], by_entity := true)") == 6
     assert _count(tmp_path, "select count(*) from entity_labels_among(['other'])") == 0
@@ -200,10 +204,84 @@ def test_a_batch_lookup_counts_the_mentions_of_current_versions_only(tmp_path):
     # A new version of a: its one mention replaces the first version's two.
     db.write_part(tmp_path, "article_entities", second, [_mention("a", "PRODUCT", 0)])
     _commit(tmp_path, second, [_article_row("a", "Acme text, revised")])
+    assert count_label_votes(tmp_path)
     assert _count(tmp_path, "select count(*) from article_entities_among(['acme'], by_entity := true)") == 2
     assert _count(tmp_path, "select label from entity_labels_among(['acme'])") == _count(
         tmp_path, "select label from entity_labels where entity_id = 'acme'"
     ) == "GPE"
+
+
+def _summed_votes(warehouse):
+    """The label votes summed over committed runs, and the votes of the current mentions counted."""
+    root = db.table_dir(warehouse, "entity_label_votes")
+    summed = _rows(
+        warehouse,
+        f"select entity_id, label, sum(mentions)::bigint from read_parquet('{root}/*.parquet') "
+        "where _run_id in (select run_id from runs) group by all having sum(mentions) <> 0 order by all",
+    )
+    counted = _rows(warehouse, "select entity_id, label, count(*) from article_entities where entity_id is not null group by all order by all")
+    return summed, counted
+
+
+def _rows(warehouse, sql):
+    with db.connect_catalog(warehouse) as con:
+        return con.execute(sql).fetchall()
+
+
+def _enriched(article_id, *labels):
+    from wirehouse.tasks.records import ArticleEnrichment, EntityMention
+
+    mentions = [EntityMention(article_id, "Acme", label, 10 * i, 10 * i + 4, name="Acme", entity_id="acme") for i, label in enumerate(labels)]
+    return ArticleEnrichment(article_id, "en", mentions, {}, [], [], None, {"ner": "test"})
+
+
+def _land_enrichments(warehouse, *enrichments):
+    """One run that enriches (again) the articles of `enrichments`, committed."""
+    from wirehouse.tasks.entities import Resolution
+    from wirehouse.tasks.load import write_enrichment
+
+    with open_run(warehouse, load_settings().warehouse) as run:
+        mentions = [m for e in enrichments for m in e.mentions]
+        write_enrichment(warehouse, run, list(enrichments), Resolution(mentions=mentions))
+        _commit(warehouse, run, [])
+
+
+def test_label_votes_summed_over_runs_are_the_votes_of_the_current_mentions(tmp_path):
+    db.init_warehouse(tmp_path)
+    first = db.new_run_id()
+    db.write_part(tmp_path, "entities", first, [{"entity_id": "acme", "name": "Acme", "label": "ORG", "key": "acme"}])
+    _commit(tmp_path, first, [_article_row("a", "Acme text"), _article_row("b", "Acme more")])
+    _land_enrichments(tmp_path, _enriched("a", "ORG", "ORG"), _enriched("b", "GPE"))
+    assert _summed_votes(tmp_path)[0] == [("acme", "GPE", 1), ("acme", "ORG", 2)]
+    # a enriched again: its one PRODUCT mention replaces its two ORG ones (+1 PRODUCT, -2 ORG).
+    _land_enrichments(tmp_path, _enriched("a", "PRODUCT"))
+    summed, counted = _summed_votes(tmp_path)
+    assert summed == counted == [("acme", "GPE", 1), ("acme", "PRODUCT", 1)]
+    assert _count(tmp_path, "select label from entity_labels_among(['acme'])") == _count(
+        tmp_path, "select label from entity_labels where entity_id = 'acme'"
+    ) == "GPE"
+    # Both enriched again, b with nothing: only a's mention is left.
+    _land_enrichments(tmp_path, _enriched("a", "PRODUCT"), _enriched("b"))
+    summed, counted = _summed_votes(tmp_path)
+    assert summed == counted == [("acme", "PRODUCT", 1)]
+    assert _count(tmp_path, "select label from entity_labels_among(['acme'])") == "PRODUCT"
+    # A warehouse with votes is never counted again.
+    assert not count_label_votes(tmp_path)
+
+
+def test_a_run_that_never_committed_leaves_no_votes(tmp_path):
+    db.init_warehouse(tmp_path)
+    first = db.new_run_id()
+    db.write_part(tmp_path, "entities", first, [{"entity_id": "acme", "name": "Acme", "label": "PRODUCT", "key": "acme"}])
+    _commit(tmp_path, first, [_article_row("a", "Acme text")])
+    _land_enrichments(tmp_path, _enriched("a", "ORG"))
+    from wirehouse.tasks.entities import Resolution
+    from wirehouse.tasks.load import write_enrichment
+
+    dead = db.new_run_id()
+    write_enrichment(tmp_path, dead, [_enriched("a", "GPE", "GPE")], Resolution(mentions=_enriched("a", "GPE", "GPE").mentions))
+    assert _summed_votes(tmp_path)[0] == [("acme", "ORG", 1)]
+    assert _count(tmp_path, "select label from entity_labels_among(['acme'])") == "ORG"
 
 
 def test_the_label_tie_break_in_sql_follows_label_preference():

@@ -389,7 +389,12 @@ def _part_writer(path: Path | str, schema: pa.Schema) -> Iterator[pq.ParquetWrit
 
 def committed_run_ids(warehouse: Path) -> set[str]:
     """The ids of runs whose commit marker is on disk."""
-    return {match["run_id"] for name in _part_names(warehouse, "runs") if (match := _RUN_PART.match(name))}
+    return runs_with_parts(warehouse, "runs")
+
+
+def runs_with_parts(warehouse: Path, table: str) -> set[str]:
+    """The ids of the runs that wrote a part of `table` (committed or not)."""
+    return {match["run_id"] for name in _part_names(warehouse, table) if (match := _RUN_PART.match(name))}
 
 
 def remove_uncommitted_parts(warehouse: Path) -> list[Path]:

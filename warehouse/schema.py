@@ -134,6 +134,17 @@ TABLES: dict[str, pa.Schema] = {
             ("key", pa.string()),
         ]
     ),
+    # The label votes of a run's mentions, summed per entity and label: +1 a mention it wrote, -1
+    # a mention it replaced (the current mentions of an article it enriched again). Summed over
+    # committed runs they are the votes of the current mentions, so the pipeline's lookup of a
+    # batch's entity labels (`entity_labels_among`) reads entities x runs rows, not every mention.
+    "entity_label_votes": pa.schema(
+        [
+            ("entity_id", pa.string()),
+            ("label", pa.string()),
+            ("mentions", pa.int64()),
+        ]
+    ),
     # alias key (tasks.entities.match_key) -> entity; the first mapping of a key wins.
     "entity_aliases": pa.schema(
         [

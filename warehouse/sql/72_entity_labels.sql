@@ -3,7 +3,10 @@
 -- label earlier in tasks/entities.py LABEL_PREFERENCE, then the alphabetically first, so the same
 -- warehouse always gives the same answer.
 -- entity_labels_among(ids): the rows of the entity ids in the list `ids` only (all with
--- every := true): the pipeline's lookup of a batch's entities counts only their mentions' votes.
+-- every := true): the pipeline's lookup of a batch's entities. It sums their label votes from
+-- `entity_label_votes` (a run's mentions per entity and label, less those it replaced), rows that
+-- follow entities x runs, where counting the current mentions themselves read every mention a
+-- known entity ever had. The view counts the mentions (`article_entities`); both agree.
 create or replace macro entity_labels_among(ids, every := false) as table
 with committed as (
     select run_id from runs
@@ -14,15 +17,22 @@ definitions as (
     where _run_id in (select run_id from committed) and (every or entity_id in (select unnest(ids)))
     qualify row_number() over (partition by entity_id order by _loaded_at) = 1
 ),
-mentions as (
-    select entity_id, label from article_entities where every and entity_id is not null
-    union all
-    select entity_id, label from article_entities_among(if(every, [], ids), by_entity := true)
+counted as (
+    select entity_id, label, count(*) as mentions
+    from article_entities
+    where every and entity_id is not null
+    group by entity_id, label
+),
+summed as (
+    select entity_id, label, sum(mentions) as mentions
+    from read_parquet('{parquet}/entity_label_votes/*.parquet', union_by_name = true)
+    where not every and _run_id in (select run_id from committed) and entity_id in (select unnest(ids))
+    group by entity_id, label
 ),
 votes as (
-    select entity_id, label, count(*) as mentions
-    from mentions
-    group by entity_id, label
+    select * from counted
+    union all
+    select * from summed where mentions > 0
 ),
 voted as (
     select
