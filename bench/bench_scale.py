@@ -3,6 +3,7 @@
     python bench/bench_scale.py                    # 1,000 pages: a quick look
     python bench/bench_scale.py --pages 10000      # what `make bench` runs: whole flow >= 0.8 x slowest stage
     python bench/bench_scale.py --pages 10000 100000  # and time per page at 100k within 1.2 x of 10k
+    python bench/bench_scale.py --pages 10000 100000 --stand-in-ner  # memory only, in about half the time
 
 One run, the same pages (bench/corpus.py, served through a proxy on 127.0.0.1):
 
@@ -19,6 +20,10 @@ of them. Prefect's one-off server start is left out of the flow's time by a warm
 per-run work is in. The corpus is rendered to disk before the flow starts and served from there.
 Prints pages per second, the ratio of the flow to the slowest stage, time per page, peak RSS and
 the CPU seconds of each kind of process during the timed run.
+
+With --stand-in-ner the flows tag names with a rule-based stand-in for the spaCy model
+(bench/stand_in_ner.py) and the stages alone are not run: the memory numbers and time per page
+across sizes, not the ratio, which holds only for the real model.
 """
 
 from __future__ import annotations
@@ -379,6 +384,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, nargs="+", default=[1000], help="corpus sizes, each run through the whole flow")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each response waits")
     parser.add_argument("--direct-pages", type=int, default=2000, help="pages the stages alone run on (at most the smallest --pages)")
+    parser.add_argument("--stand-in-ner", action="store_true", help="memory only: a rule-based stand-in tags names, no stages alone, no ratio")
     parser.add_argument("--flow-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flow_child:
@@ -387,18 +393,38 @@ def main() -> None:
     sizes = sorted(args.pages)
     direct = min(args.direct_pages, sizes[0])
     print(f"scale bench: {', '.join(map(str, sizes))} pages on {Corpus(sizes[0]).hosts} hosts, latency {args.latency * 1000:.0f} ms, {CORES} cores")
-    rates, texts = direct_stages(Corpus(sizes[0]), direct)
-    words = sum(len(text.split()) for text in texts) / max(len(texts), 1)
-    print(f"stages alone, on {direct} pages ({words:.0f} words of text each):")
-    for stage, rate in rates.items():
-        print(f"  {stage:<22} {rate:>8.1f} pages/s")
-    slowest = min(rates, key=rates.get)
+    if args.stand_in_ner:
+        use_stand_in_ner()
+    else:
+        rates, texts = direct_stages(Corpus(sizes[0]), direct)
+        words = sum(len(text.split()) for text in texts) / max(len(texts), 1)
+        print(f"stages alone, on {direct} pages ({words:.0f} words of text each):")
+        for stage, rate in rates.items():
+            print(f"  {stage:<22} {rate:>8.1f} pages/s")
     runs, flow_rates = {}, {}
     for pages in sizes:
         with serve_corpus(Corpus(pages), args.latency, workers=CORES) as served:
             flow = whole_flow(served, pages)
         runs[pages] = flow
         flow_rates[pages] = report_flow(pages, flow)
+    if not args.stand_in_ner:
+        report_ratio(rates, texts, flow_rates)
+    if len(sizes) > 1:
+        report_growth(sizes, runs)
+
+
+def use_stand_in_ner() -> None:
+    """Make the flows (their child process and its workers) load bench/stand_in_ner.py as the model."""
+    here = str(Path(__file__).resolve().parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+    os.environ["WIREHOUSE_ENRICH__MODEL"] = "stand_in_ner"
+    print("names tagged by a rule-based stand-in for the spaCy model (bench/stand_in_ner.py): memory and time "
+          "per page across sizes only; the ratio to the slowest stage is measured with the real model")
+
+
+def report_ratio(rates: dict[str, float], texts: list[str], flow_rates: dict[int, float]) -> None:
+    """Each flow's pages per second as a ratio to the slowest stage alone."""
+    slowest = min(rates, key=rates.get)
     # One reading of spaCy alone moves by up to a fifth from one run to the next on a shared
     # machine: it is read again after the flows, and the ratio taken to the mean of both.
     baseline = rates[slowest]
@@ -409,19 +435,22 @@ def main() -> None:
     for pages, rate in flow_rates.items():
         print(f"ratio whole flow / slowest stage alone ({slowest}, {baseline:.1f} pages/s) at {pages} pages: {rate / baseline:.2f} "
               "(target >= 0.8 at 10k pages)")
-    if len(sizes) > 1:
-        small, large = runs[sizes[0]], runs[sizes[-1]]
-        per_page = (large["wall"] / sizes[-1]) / (small["wall"] / sizes[0])
-        print(f"time per page at {sizes[-1]} / at {sizes[0]} pages: {per_page:.2f} (target <= 1.2); "
-              f"peak RSS {small['peak_rss'] / 2**20:.0f} -> {large['peak_rss'] / 2**20:.0f} MiB, "
-              f"flow process {small['own_peak_rss'] / 2**20:.0f} -> {large['own_peak_rss'] / 2**20:.0f} MiB")
-        # Between slices, what the flow process holds for the run (its windows, caches, the allocators' heaps)
-        # without the slice in flight: the same at the end of the large run as over the small one if bounded.
-        if small["slice_rss"][1:] and large["slice_rss"][1:]:
-            settled, last = small["slice_rss"][1:], by_tenth(large["slice_rss"][1:])[-1]
-            mean = sum(settled) / len(settled) / 2**20
-            print(f"flow process RSS between slices: {mean:.0f} MiB on average at {sizes[0]} pages (slices 2-), "
-                  f"{last:.0f} over the last tenth of {sizes[-1]} ({last - mean:+.0f} MiB)")
+
+
+def report_growth(sizes: list[int], runs: dict[int, dict]) -> None:
+    """Time per page and memory of the largest run against the smallest."""
+    small, large = runs[sizes[0]], runs[sizes[-1]]
+    per_page = (large["wall"] / sizes[-1]) / (small["wall"] / sizes[0])
+    print(f"time per page at {sizes[-1]} / at {sizes[0]} pages: {per_page:.2f} (target <= 1.2); "
+          f"peak RSS {small['peak_rss'] / 2**20:.0f} -> {large['peak_rss'] / 2**20:.0f} MiB, "
+          f"flow process {small['own_peak_rss'] / 2**20:.0f} -> {large['own_peak_rss'] / 2**20:.0f} MiB")
+    # Between slices, what the flow process holds for the run (its windows, caches, the allocators' heaps)
+    # without the slice in flight: the same at the end of the large run as over the small one if bounded.
+    if small["slice_rss"][1:] and large["slice_rss"][1:]:
+        settled, last = small["slice_rss"][1:], by_tenth(large["slice_rss"][1:])[-1]
+        mean = sum(settled) / len(settled) / 2**20
+        print(f"flow process RSS between slices: {mean:.0f} MiB on average at {sizes[0]} pages (slices 2-), "
+              f"{last:.0f} over the last tenth of {sizes[-1]} ({last - mean:+.0f} MiB)")
 
 
 if __name__ == "__main__":
