@@ -221,15 +221,16 @@ def flow_child(spec_path: str) -> None:
     started_flag(Path(spec_path)).touch()
     started = time.perf_counter()
     slice_rss: list[int] = []
+    slice_peaks: list[int] = []
     with PeakWatch() as peaks:
-        report = ingest(sources, Path(spec["warehouse"]), settings, on_progress=slice_logger(started, slice_rss))
+        report = ingest(sources, Path(spec["warehouse"]), settings, on_progress=slice_logger(started, slice_rss, slice_peaks))
     wall = time.perf_counter() - started
     import resource
 
     print(json.dumps({
         "wall": wall, "own_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "stage_seconds": report.stage_seconds, "fetched": report.pages_fetched, "failed": report.pages_failed,
         "articles": report.articles_new + report.articles_updated, "near": report.near_duplicates,
-        "exact": report.exact_duplicates, "mentions": report.entities, "runs": len(report.slice_runs), "slice_rss": slice_rss,
+        "exact": report.exact_duplicates, "mentions": report.entities, "runs": len(report.slice_runs), "slice_rss": slice_rss, "slice_peaks": slice_peaks,
         "highs": peaks.highs[-PeakWatch.SHOWN:],
     }))
 
@@ -277,11 +278,11 @@ def _running_wirehouse_code() -> list[str]:
     return sorted(set(running))
 
 
-def slice_logger(started: float, readings: list[int]):
+def slice_logger(started: float, readings: list[int], peaks: list[int]):
     """An on_progress that prints, as each slice commits, the seconds so far and the process's RSS.
 
     To stderr, one line a slice: memory that grows with the pages shows here, slice by slice.
-    Each slice's RSS is also appended to `readings`.
+    Each slice's RSS is also appended to `readings`, and the process's peak so far to `peaks`.
     """
     import resource
 
@@ -292,6 +293,7 @@ def slice_logger(started: float, readings: list[int]):
             slices[0] += 1
             rss = _own_rss()
             readings.append(rss)
+            peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
             print(f"    slice {slices[0]:>3} committed at {time.perf_counter() - started:7.1f} s; flow process RSS {rss / 2**20:5.0f} MiB "
                   f"(peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:5.0f}); {memory_parts()}", file=sys.stderr, flush=True)
 
@@ -353,6 +355,12 @@ def by_tenth(readings: list[int]) -> list[float]:
     return [sum(readings[a:b]) / (b - a) / 2**20 for a, b in zip(bounds, bounds[1:])]
 
 
+def tenth_ends(readings: list[int]) -> list[int]:
+    """The reading at the end of each tenth of `readings` (fewer when there are fewer readings)."""
+    parts = min(10, len(readings))
+    return [readings[round((i + 1) * len(readings) / parts) - 1] for i in range(parts)]
+
+
 def report_flow(pages: int, flow: dict) -> float:
     """Print one whole-flow run; its pages per second."""
     rate = pages / flow["wall"]
@@ -367,6 +375,9 @@ def report_flow(pages: int, flow: dict) -> float:
     if tenths := by_tenth(flow["slice_rss"][1:]):
         print("  the flow process's RSS after each slice but the first, mean by tenth of the run: "
               + " ".join(f"{mib:.0f}" for mib in tenths) + " MiB")
+    if tenths := tenth_ends(flow.get("slice_peaks", [])):
+        print("  the flow process's peak so far at the end of each tenth of the run's slices: "
+              + " ".join(f"{peak / 2**20:.0f}" for peak in tenths) + " MiB")
     if flow.get("highs"):
         print("  the flow process's last new highs (seconds into the run, RSS) and the wirehouse code its threads ran then:")
         for seconds, rss, running in flow["highs"]:
