@@ -64,10 +64,10 @@ def entity_key(number: int) -> str:
     return match_key(f"Entity {number}")
 
 
-def named(number: int, rng: random.Random) -> int:
-    """The entity number a mention of an article `number` names: a perennial one (numbered
-    below 0) or the entity first named by an earlier article."""
-    return -1 - rng.randrange(PERENNIAL) if rng.random() < PERENNIAL_SHARE else rng.randrange(number + 1)
+def named(low: int, high: int, rng: random.Random) -> int:
+    """The entity number a mention names: a perennial one (numbered below 0, PERENNIAL_SHARE of
+    the time) or one in low .. high - 1."""
+    return -1 - rng.randrange(PERENNIAL) if rng.random() < PERENNIAL_SHARE else rng.randrange(low, high)
 
 
 def content_hash(number: int) -> str:
@@ -95,7 +95,6 @@ def band_count() -> int:
 def run_rows(first: int, count: int, bands: int, rng: random.Random) -> dict[str, list[dict]]:
     """One run's rows of the tables the reads touch, for articles first .. first + count - 1."""
     from wirehouse.tasks.entities import entity_id
-    from wirehouse.warehouse.schema import TABLES
 
     words = [f"w{i}" for i in range(5000)]
     rows: dict[str, list[dict]] = {"articles": [], "article_bands": [], "article_entities": [], "entities": [], "entity_aliases": []}
@@ -108,23 +107,19 @@ def run_rows(first: int, count: int, bands: int, rng: random.Random) -> dict[str
             "fetched_at": landed_at(number),
         })
         rows["article_bands"] += [{"article_id": key, "band": band, "hash": band_hash(number, band)} for band in range(bands)]
-        if number == 0:
-            for perennial in range(-PERENNIAL, 0):
-                rows["entities"].append({"entity_id": entity_id("ORG", entity_key(perennial)), "name": f"Entity {perennial}",
-                                         "label": "ORG", "key": entity_key(perennial)})
-                rows["entity_aliases"].append({"alias_key": entity_key(perennial), "alias": f"Entity {perennial}",
-                                               "entity_id": entity_id("ORG", entity_key(perennial)), "kind": "name"})
-        entity = entity_id("ORG", entity_key(number))
-        rows["entities"].append({"entity_id": entity, "name": f"Entity {number}", "label": "ORG", "key": entity_key(number)})
-        rows["entity_aliases"].append({"alias_key": entity_key(number), "alias": f"Entity {number}", "entity_id": entity, "kind": "name"})
+        # Each article's own entity; the perennial ones come with the first article.
+        for new in range(-PERENNIAL, 1) if number == 0 else [number]:
+            entity = entity_id("ORG", entity_key(new))
+            rows["entities"].append({"entity_id": entity, "name": f"Entity {new}", "label": "ORG", "key": entity_key(new)})
+            rows["entity_aliases"].append({"alias_key": entity_key(new), "alias": f"Entity {new}", "entity_id": entity, "kind": "name"})
         rows["article_entities"] += [
             {"article_id": key, "text": f"Entity {known}", "label": "ORG", "start_char": m, "end_char": m + 1, "raw_label": "ORG",
              "entity_id": entity_id("ORG", entity_key(known)), "name": f"Entity {known}"}
-            for m, known in enumerate(named(number, rng) for _ in range(MENTIONS))
+            for m, known in enumerate(named(0, number + 1, rng) for _ in range(MENTIONS))
         ]
-    if "entity_label_votes" in TABLES:  # the run's label votes, as the pipeline writes them for new articles
-        votes = Counter((m["entity_id"], m["label"]) for m in rows["article_entities"])
-        rows["entity_label_votes"] = [{"entity_id": e, "label": label, "mentions": n} for (e, label), n in sorted(votes.items())]
+    # The run's label votes, as the pipeline writes them for new articles.
+    votes = Counter((m["entity_id"], m["label"]) for m in rows["article_entities"])
+    rows["entity_label_votes"] = [{"entity_id": e, "label": label, "mentions": n} for (e, label), n in sorted(votes.items())]
     return rows
 
 
@@ -176,17 +171,11 @@ def batch(articles: int, bands: int):
     enrichments = [
         ArticleEnrichment(a.article_id, "en", [
             EntityMention(a.article_id, name, "ORG", 0, 1, name=name)
-            for name in (f"Entity {_batch_name(articles, rng)}" for _ in range(MENTIONS))
+            for name in (f"Entity {named(max(0, articles - RECENT_NAMES), articles + BATCH, rng)}" for _ in range(MENTIONS))
         ], {}, [], [], None, {})
         for a in batch_articles
     ]
     return batch_articles, prints, enrichments
-
-
-def _batch_name(articles: int, rng: random.Random) -> int:
-    if rng.random() < PERENNIAL_SHARE:
-        return -1 - rng.randrange(PERENNIAL)
-    return rng.randrange(max(0, articles - RECENT_NAMES), articles + BATCH)
 
 
 def measure_read(warehouse: Path, articles: int, read: str) -> dict:

@@ -295,7 +295,7 @@ def slice_logger(started: float, readings: list[int], peaks: list[int]):
             readings.append(rss)
             peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
             print(f"    slice {slices[0]:>3} committed at {time.perf_counter() - started:7.1f} s; flow process RSS {rss / 2**20:5.0f} MiB "
-                  f"(peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:5.0f}); {memory_parts()}", file=sys.stderr, flush=True)
+                  f"(peak {peaks[-1] / 2**20:5.0f}); {memory_parts()}", file=sys.stderr, flush=True)
 
     return on_progress
 
