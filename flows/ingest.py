@@ -2,6 +2,7 @@
 
 
 import time
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -9,6 +10,8 @@ from pathlib import Path
 
 from prefect import flow, unmapped
 from prefect.futures import PrefectFuture, as_completed
+from prefect._internal.result_records import ResultRecord
+from prefect.states import State
 from prefect.utilities.annotations import opaque, quote
 from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext
@@ -224,12 +227,36 @@ def land_slices(
         committed.append(commit_slice(warehouse, settings, report, current, *listed, window, on_progress))
         # Landed: its targets, and its futures with the pages, articles and enrichments they hold,
         # go now, before the trim (held to the next slice's start, they were still there for it).
+        release_results(current.futures())
         slices[number], current = [], None
         feed_pages.clear()
         window.runs.append(report.run_id)
         forget_results(keep=ahead.futures() if ahead else [])
         return_free_memory()
     return committed
+
+
+def release_results(futures: list[PrefectFuture]) -> None:
+    """Empty the final states of finished futures: what their tasks returned is let go even
+    where a future outlives its slice.
+
+    A task's context, its input futures among its parameters, is copied into whatever Prefect
+    starts from inside it: the background service that acquires the slots of a tag's
+    concurrency limits is started by the first task of each tag and keeps that context for the
+    life of the process; the timers of lease and log calls keep theirs until they fire. Through
+    an upstream future's final state such a context held a whole batch of pages (their HTML)
+    past its slice's commit. The state's result record is emptied too: the task's transaction
+    stages the same record. On the thread runner a future's final state is the result of its
+    `concurrent.futures.Future`; Dask's futures hold theirs on the cluster and are left alone.
+    """
+    for future in futures:
+        wrapped = getattr(future, "wrapped_future", None)
+        if isinstance(wrapped, Future) and wrapped.done() and not wrapped.cancelled() and wrapped.exception() is None:
+            state = wrapped.result()
+            if isinstance(state, State):
+                record, state.data = state.data, None
+                if isinstance(record, ResultRecord):  # shared with the task's transaction, which a context may hold too
+                    record.result = None
 
 
 def forget_results(keep: list[PrefectFuture]) -> None:

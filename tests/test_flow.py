@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import gc
+import threading
+import time
+import weakref
 from collections import defaultdict
 from urllib.parse import urlsplit
 
 import pytest
 from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from badserver import BadServer
 from test_warehouse import _summed_votes
 from wirehouse.config.sources import Source, adhoc_source
-from wirehouse.flows.ingest import forget_results, ingest
+from wirehouse.flows.ingest import forget_results, ingest, release_results
 from wirehouse.sample import load_catalog, serve_sample_site
 from wirehouse.tasks.load import read_source_health
 from wirehouse.tasks.pools import return_free_memory
@@ -160,7 +164,14 @@ def test_a_run_committed_in_slices_lands_what_one_commit_lands(sample_run, tmp_p
         return {id(o) for o in gc.get_objects() if isinstance(o, kind) and getattr(o, "kind", "page") == "page"}
 
     def count_pages_then_trim():  # as the flow trims after a slice: this run's fetched pages still held anywhere
-        live_pages.append(len(live(Page) - earlier_pages))
+        # Prefect's threads can hold a finished task's context (its inputs) for a moment after the
+        # commit: what is asserted is that the slice's pages are let go, so a few looks are allowed.
+        for look in range(20):
+            held = len(live(Page) - earlier_pages)
+            if held <= 15:
+                break
+            time.sleep(0.25)
+        live_pages.append(held)
         return_free_memory()
 
     monkeypatch.setattr("wirehouse.flows.ingest.return_free_memory", count_pages_then_trim)
@@ -221,6 +232,36 @@ def test_a_committed_slices_results_are_forgotten_by_the_flow_run(prefect_harnes
     assert after == [second] * 3
     # ... and the runner's cancel event of each submitted task with it.
     assert events_before == {first, second} and events_after == {second}
+
+
+def test_a_released_future_lets_go_of_its_result_and_an_unfinished_one_keeps_it(prefect_harness):
+    class Payload:
+        pass
+
+    @task(cache_policy=NO_CACHE)
+    def produce(gate: threading.Event | None = None) -> list:
+        if gate is not None:
+            gate.wait(30)
+        return [Payload()]
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def one_slice():
+        gate = threading.Event()
+        done, running = produce.submit(), produce.submit(gate)
+        payload = weakref.ref(done.result()[0])
+        forget_results(keep=[running])
+        release_results([done, running])  # the running one is the next slice's: left alone
+        for look in range(20):  # the finished task's own context may be held a moment longer
+            gc.collect()
+            if payload() is None:
+                break
+            time.sleep(0.25)
+        gate.set()
+        # `done` itself is still held here, as a task context Prefect keeps may hold a future.
+        return payload() is None, done.task_run_id is not None, len(running.result())
+
+    released, still_a_future, running_result = one_slice()
+    assert released and still_a_future and running_result == 1
 
 
 def test_failed_fetches_are_recorded_and_retried_on_the_next_run(prefect_harness, settings):
