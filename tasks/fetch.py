@@ -810,8 +810,10 @@ class WarcFetcher:
             with open(target.warc_file, "rb") as stream:
                 stream.seek(target.warc_offset)
                 record = next(iter(ArchiveIterator(stream)), None)
-                if record is None or record.http_headers is None:
-                    raise FetchFailed("decode_error", f"no HTTP response record at offset {target.warc_offset}")
+                # An offset into the middle of a record can read as a headerless "record": hold what
+                # is found to what discovery lists (warc_records), an HTTP response record.
+                if record is None or record.rec_type != "response" or record.http_headers is None:
+                    raise FetchFailed("decode_error", f"no WARC record of an HTTP response at {target.warc_offset}")
                 status = int(record.http_headers.get_statuscode() or 0)
                 headers = httpx.Headers(record.http_headers.headers)
                 # content_stream() undoes chunking and Content-Encoding; one byte over shows a cut.
