@@ -269,6 +269,24 @@ def test_label_votes_summed_over_runs_are_the_votes_of_the_current_mentions(tmp_
     assert not count_label_votes(tmp_path)
 
 
+def test_a_run_landing_new_and_landed_articles_replaces_only_the_landed_ones_votes(tmp_path):
+    from wirehouse.tasks.entities import Resolution
+    from wirehouse.tasks.load import write_enrichment
+
+    db.init_warehouse(tmp_path)
+    first = db.new_run_id()
+    db.write_part(tmp_path, "entities", first, [{"entity_id": "acme", "name": "Acme", "label": "ORG", "key": "acme"}])
+    _commit(tmp_path, first, [_article_row("a", "Acme text")])
+    _land_enrichments(tmp_path, _enriched("a", "ORG", "ORG"))
+    # One run: a new article c with two GPE mentions, and a enriched again with one GPE.
+    enrichments = [_enriched("c", "GPE", "GPE"), _enriched("a", "GPE")]
+    with open_run(tmp_path, load_settings().warehouse) as run:
+        write_enrichment(tmp_path, run, enrichments, Resolution(mentions=[m for e in enrichments for m in e.mentions]))
+        _commit(tmp_path, run, [_article_row("c", "Acme news")])
+    summed, counted = _summed_votes(tmp_path)
+    assert summed == counted == [("acme", "GPE", 3)]
+
+
 def test_a_run_that_never_committed_leaves_no_votes(tmp_path):
     db.init_warehouse(tmp_path)
     first = db.new_run_id()
