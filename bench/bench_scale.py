@@ -10,7 +10,8 @@ One run, the same pages (bench/corpus.py, served through a proxy on 127.0.0.1):
 
 - trafilatura `extract` in a ProcessPoolExecutor of one worker per core;
 - spaCy `nlp.pipe` with n_process = cores on the texts trafilatura gave (the pipeline's model
-  and components), read before the flows and again after them (the ratio is to the mean);
+  and components), read before the flows and again after each (a flow's ratio is to the mean
+  of the readings just before and after it);
 - rensa MinHash signatures of the same texts;
 - the whole ingest flow (discover, fetch over HTTP, extract, dedup, enrich, stories, load) into a
   temporary warehouse, in a child process whose peak memory (with its children) is sampled; the
@@ -421,14 +422,17 @@ def main() -> None:
         for stage, rate in rates.items():
             print(f"  {stage:<22} {rate:>8.1f} pages/s")
     order = sizes + ([sizes[0]] if len(sizes) > 1 and not args.no_repeat else [])
-    runs, flow_rates = [], []
+    runs, flow_rates, spacy_after = [], [], []
     for pages in order:
         with serve_corpus(Corpus(pages), args.latency, workers=CORES) as served:
             flow = whole_flow(served, pages)
         runs.append((pages, flow))
         flow_rates.append((pages, report_flow(pages, flow)))
+        if not args.stand_in_ner and min(rates, key=rates.get) == SPACY:
+            spacy_after.append(spacy_rate(texts))
+            print(f"{SPACY} alone again, after the {pages}-page flow: {spacy_after[-1]:.1f} pages/s")
     if not args.stand_in_ner:
-        report_ratio(rates, texts, flow_rates)
+        report_ratio(rates, spacy_after, flow_rates)
     if len(sizes) > 1:
         report_growth(sizes, runs)
 
@@ -442,19 +446,22 @@ def use_stand_in_ner() -> None:
           "per page across sizes only; the ratio to the slowest stage is measured with the real model")
 
 
-def report_ratio(rates: dict[str, float], texts: list[str], flow_rates: list[tuple[int, float]]) -> None:
-    """Each flow's pages per second as a ratio to the slowest stage alone."""
+def report_ratio(rates: dict[str, float], spacy_after: list[float], flow_rates: list[tuple[int, float]]) -> None:
+    """Each flow's pages per second as a ratio to the slowest stage alone.
+
+    One reading of spaCy alone moves by up to a fifth from one run to the next on a shared
+    machine, and the machine's speed drifts over a long bench (session 18: a first 10,000-page
+    flow's workers took 80 ms of CPU a page, the same flow 90 minutes later 70): spaCy is read
+    again after each flow, and each flow's ratio is taken to the mean of the readings just
+    before and just after it.
+    """
     slowest = min(rates, key=rates.get)
-    # One reading of spaCy alone moves by up to a fifth from one run to the next on a shared
-    # machine: it is read again after the flows, and the ratio taken to the mean of both.
-    baseline = rates[slowest]
-    if slowest == SPACY:
-        after = spacy_rate(texts)
-        baseline = (rates[SPACY] + after) / 2
-        print(f"{SPACY} alone again, after the flows: {after:.1f} pages/s (before: {rates[SPACY]:.1f}; mean {baseline:.1f})")
-    for pages, rate in flow_rates:
-        print(f"ratio whole flow / slowest stage alone ({slowest}, {baseline:.1f} pages/s) at {pages} pages: {rate / baseline:.3f} "
-              "(target >= 0.8 at 10k pages)")
+    readings = [rates[slowest], *spacy_after]
+    for number, (pages, rate) in enumerate(flow_rates):
+        baseline = (readings[number] + readings[number + 1]) / 2 if slowest == SPACY else rates[slowest]
+        around = f", mean of {readings[number]:.1f} before and {readings[number + 1]:.1f} after it" if slowest == SPACY else ""
+        print(f"ratio whole flow / slowest stage alone ({slowest}, {baseline:.1f} pages/s{around}) at {pages} pages: "
+              f"{rate / baseline:.3f} (target >= 0.8 at 10k pages)")
 
 
 def report_growth(sizes: list[int], runs: list[tuple[int, dict]]) -> None:
