@@ -26,8 +26,8 @@ the CPU seconds of each kind of process during the timed run.
 With more than one size, the smallest runs again after the largest (unless --no-repeat), and
 the largest's time a page is compared with each and with their mean: over a long run this
 machine's speed drifts (spaCy alone has read 10% slower after a 100k run than before it), and
-a smallest run made only before the largest would put all of that drift on the largest. The
-same reason the slowest stage alone is read before and after the flows.
+a smallest run made only before the largest would put all of that drift on the largest; for the
+same reason spaCy alone is read again after each flow.
 
 With --stand-in-ner the flows tag names with a rule-based stand-in for the spaCy model
 (bench/stand_in_ner.py) and the stages alone are not run: the memory numbers and time per page
@@ -423,12 +423,13 @@ def main() -> None:
             print(f"  {stage:<22} {rate:>8.1f} pages/s")
     order = sizes + ([sizes[0]] if len(sizes) > 1 and not args.no_repeat else [])
     runs, flow_rates, spacy_after = [], [], []
+    spacy_slowest = not args.stand_in_ner and min(rates, key=rates.get) == SPACY
     for pages in order:
         with serve_corpus(Corpus(pages), args.latency, workers=CORES) as served:
             flow = whole_flow(served, pages)
         runs.append((pages, flow))
         flow_rates.append((pages, report_flow(pages, flow)))
-        if not args.stand_in_ner and min(rates, key=rates.get) == SPACY:
+        if spacy_slowest:
             spacy_after.append(spacy_rate(texts))
             print(f"{SPACY} alone again, after the {pages}-page flow: {spacy_after[-1]:.1f} pages/s")
     if not args.stand_in_ner:
