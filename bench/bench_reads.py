@@ -16,6 +16,11 @@ read also makes the process's database over the warehouse, as a run's first slic
 are the seconds and the peak RSS over the process's RSS just before each, then, for the later
 reads, the largest size's time as a multiple of the smallest's and its peak's difference.
 
+Then each size's warehouse is compacted (`db.compact(full=True)`: every table into one part, as
+`wirehouse warehouse compact --full` does) and the four reads run again in fresh processes: printed
+are the compaction's seconds and each later read's time as a multiple of its time over the run
+parts, measured just before (`--no-compact` skips this).
+
 Then memory over a run (`--rounds`, 50 unless told): one process lands a run and makes the four
 reads at the warehouse's new end, round after round, as an ingest's slices do, and reads the C
 heap's memory in use after each; once with the kept database replaced after
@@ -269,6 +274,27 @@ def _rss() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def print_reads(results: dict[str, dict], against: dict[str, dict] | None = None) -> None:
+    """One line a read: its first and later time and peak (and the later time over `against`'s)."""
+    for read, result in results.items():
+        first, then = result["first"], result["then"]
+        ratio = f", x{then['seconds'] / against[read]['then']['seconds']:.2f} of the run parts'" if against else ""
+        print(f"  {read:<17} first {first['seconds']:5.2f} s, peak +{first['peak_mib']:4.0f} MiB; "
+              f"then {then['seconds']:5.2f} s, +{then['peak_mib']:4.0f} MiB  ({result['rows']:,} rows{ratio})", flush=True)
+
+
+def compare_compacted(warehouse: Path, articles: int, over_runs: dict[str, dict]) -> None:
+    """Compact the warehouse whole, then the same reads again, against `over_runs` (the reads before)."""
+    from wirehouse.warehouse import db
+
+    parts = sum(len(db.part_files(warehouse, table)) for table in db.TABLES)
+    started = time.perf_counter()
+    db.compact(warehouse, 2, full=True)
+    print(f"  compacted {parts:,} parts into {sum(len(db.part_files(warehouse, table)) for table in db.TABLES)} "
+          f"in {time.perf_counter() - started:.1f} s; the reads again:", flush=True)
+    print_reads({read: run_read(warehouse, articles, read) for read in READS}, against=over_runs)
+
+
 def run_read(warehouse: Path, articles: int, read: str) -> dict:
     command = [sys.executable, __file__, "--measure", str(warehouse), str(articles), read]
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
@@ -278,6 +304,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, nargs="+", default=[10_000, 100_000], help="warehouse sizes in landed articles")
     parser.add_argument("--rounds", type=int, default=50, help="rounds of the memory-over-a-run measurement (0: skip it)")
+    parser.add_argument("--no-compact", action="store_true", help="skip the reads over the compacted warehouse")
     parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--measure-rounds", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -297,10 +324,9 @@ def main() -> None:
             print(f"{articles:,} synthetic articles landed in {time.perf_counter() - started:.0f} s "
                   f"({articles // RUN_ARTICLES} runs); reads of a batch of {BATCH:,}:", flush=True)
             results[articles] = {read: run_read(warehouse, articles, read) for read in READS}
-            for read, result in results[articles].items():
-                first, then = result["first"], result["then"]
-                print(f"  {read:<17} first {first['seconds']:5.2f} s, peak +{first['peak_mib']:4.0f} MiB; "
-                      f"then {then['seconds']:5.2f} s, +{then['peak_mib']:4.0f} MiB  ({result['rows']:,} rows)", flush=True)
+            print_reads(results[articles])
+            if not args.no_compact:
+                compare_compacted(warehouse, articles, results[articles])
     small, large = min(results), max(results)
     if small != large:
         print(f"{large:,} / {small:,} articles:")

@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -97,6 +97,7 @@ class RunSettings(BaseModel):
 class WarehouseSettings(BaseModel):
     path: Path
     lock_timeout: float
+    compact_after_parts: int = Field(ge=2)
 
 
 class ServeSettings(BaseModel):

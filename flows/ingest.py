@@ -26,7 +26,7 @@ from wirehouse.tasks.extract import extract_batch
 from wirehouse.tasks.fetch import discover_source, fetch_batch
 from wirehouse.tasks.frontier import plan_frontier
 from wirehouse.tasks.load import (
-    Processed, RunReport, land, merge_reports, open_run, read_aliases, read_candidates, read_frontier, read_health,
+    Processed, RunReport, compact_warehouse, land, merge_reports, open_run, read_aliases, read_candidates, read_frontier, read_health,
     read_known, read_stories, select_changed, split_by_version, tally_run,
 )
 from wirehouse.tasks.pools import return_free_memory
@@ -186,6 +186,8 @@ def ingest(
         with timed_stage(report, "discover", on_progress):
             frontier, feed_pages = discover(warehouse, settings, sources, on_progress)
         report = merge_reports(land_slices(warehouse, settings, report, frontier, feed_pages, on_progress))
+        # Once every slice is in: no task of the run reads the warehouse while parts move.
+        compact_warehouse(warehouse, settings.warehouse)
     # Published by the flow itself, so the artifacts sit on the flow run's page in the UI.
     publish_run_report(report, read_health(warehouse, report.run_id, settings.serve))
     return report

@@ -8,6 +8,7 @@ article gets a new version (the views keep the newest) with its entities and ind
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from wirehouse.tasks.records import SUCCESS_OUTCOMES, Article, ArticleEnrichment
 from wirehouse.tasks.stories import StoryArticle, StoryResult, StoryWindow, window_bounds
 from wirehouse.tasks.urls import html_hash, url_article_id
 from wirehouse.warehouse import db
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -130,6 +133,21 @@ def count_label_votes(warehouse: Path) -> bool:
         ).fetchall()
     db.write_part(warehouse, "entity_label_votes", max(committed), [dict(zip(("entity_id", "label", "mentions"), row)) for row in rows])
     return bool(rows)
+
+
+def compact_parts(warehouse: Path, settings: WarehouseSettings, full: bool = False) -> dict[str, int]:
+    """Merge the warehouse's parts where `compact_after_parts` of a tier have piled up (all of a
+    table's parts with `full`). Call under the lock.
+
+    Returns:
+        table -> the number of parts merged; empty when nothing was due, or when compaction failed:
+        it is then logged and left for a later run (an unfinished one is finished or dropped then).
+    """
+    try:
+        return db.compact(warehouse, settings.compact_after_parts, full)
+    except (ValueError, OSError) as exc:
+        log.warning("compaction of %s left for a later run: %s", warehouse, exc)
+        return {}
 
 
 # Per URL (url_id): its latest attempt, and its failures since its last success. Shared by the
@@ -421,11 +439,11 @@ def read_dedup_candidates(
 
 
 def _current_texts(con, warehouse: Path, versions: list[tuple[str, str]]) -> dict[str, str]:
-    """article_id -> text of the given (article_id, loaded_by_run) versions, read from those runs' parts only."""
+    """article_id -> text of the given (article_id, loaded_by_run) versions, read from the parts holding those runs only."""
     if not versions:
         return {}
     con.register("wanted_versions", pa.table({"article_id": [a for a, _ in versions], "_run_id": [r for _, r in versions]}))
-    parts = [str(db.part_path(warehouse, "articles", run_id)) for run_id in sorted({r for _, r in versions})]
+    parts = db.parts_of_runs(warehouse, "articles", {r for _, r in versions})
     rows = con.execute(
         "select article_id, text from read_parquet(?, union_by_name = true) join wanted_versions using (article_id, _run_id)",
         [parts],
@@ -848,6 +866,12 @@ def land_enrichment(warehouse: Path, report: RunReport, enrichments: list[Articl
     write_enrichment(warehouse, report.run_id, enrichments, resolution)
     report.entities = len(resolution.mentions)
     return commit_run(warehouse, report)
+
+
+@task(name="compact-warehouse", cache_policy=NO_CACHE)
+def compact_warehouse(warehouse: Path, settings: WarehouseSettings) -> dict[str, int]:
+    """Prefect task: merge the parts that have piled up (see `compact_parts`)."""
+    return compact_parts(warehouse, settings)
 
 
 @task(name="land-run", cache_policy=NO_CACHE)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import shutil
+import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -153,6 +156,17 @@ def _copy_groups(warehouse):
     return sorted(members for _, members in rows)
 
 
+def _assert_lands_as(sliced, whole):
+    """The texts, copy groups and mentions of a run landed in slices are those of one commit,
+    and every wire copy shares its canonical's story across slices."""
+    texts = "select article_id, text from articles order by article_id"
+    assert _query(sliced, texts) == _query(whole, texts)
+    assert _copy_groups(sliced) == _copy_groups(whole)
+    mentions = "select article_id, start_char, label, text from article_entities order by all"
+    assert _query(sliced, mentions) == _query(whole, mentions)
+    assert _query(sliced, "select count(*) from articles a join articles c on a.duplicate_of = c.article_id where a.story_id <> c.story_id") == [(0,)]
+
+
 def _held_after_a_moment(count, allowed: int) -> int:
     """`count()`, looked at again for up to 5 s while it is above `allowed`: Prefect's threads can
     hold a finished task's context (its inputs) a moment after the commit, and what is asserted
@@ -200,16 +214,59 @@ def test_a_run_committed_in_slices_lands_what_one_commit_lands(sample_run, tmp_p
     assert [getattr(report, name) for name in counts] == [getattr(whole, name) for name in counts]
     # Later slices find their copies among earlier slices' articles, as later runs do (the
     # canonical is the earliest landed, so it may be another member of the same group).
-    texts = "select article_id, text from articles order by article_id"
-    assert _query(sliced, texts) == _query(warehouse, texts)
-    assert _copy_groups(sliced) == _copy_groups(warehouse)
-    mentions = "select article_id, start_char, label, text from article_entities order by all"
-    assert _query(sliced, mentions) == _query(warehouse, mentions)
-    # Every wire copy shares its canonical's story across slices; the health table takes the run whole.
-    assert _query(sliced, "select count(*) from articles a join articles c on a.duplicate_of = c.article_id where a.story_id <> c.story_id") == [(0,)]
+    _assert_lands_as(sliced, warehouse)
+    # The health table takes the run whole.
     health = read_source_health(sliced, report.slice_runs[-1], sliced_settings.serve)
     assert sum(row["pages"] for row in health) == pages
 
+
+def test_runs_compacting_their_warehouse_land_what_one_commit_lands(sample_run, tmp_path):
+    warehouse, whole, site, sources, settings = sample_run
+    compacting = settings.model_copy(update={
+        "run": settings.run.model_copy(update={"commit_every": 5}),
+        "warehouse": settings.warehouse.model_copy(update={"compact_after_parts": 2}),
+    })
+    target = tmp_path / "compacting"
+    first = ingest(sources[:2], target, compacting)
+    assert len(first.slice_runs) >= 2
+    assert [name.split("-")[0] for name in db.part_files(target, "runs")] == ["merged1"]
+    # The other outlets next: their copies of the first two's stories are found among compacted
+    # articles (the candidates' texts read from a merged part).
+    second = ingest(sources, target, compacting)
+    assert len(second.slice_runs) >= 2
+    # Its run parts made a second tier-1 part, and the two a tier-2 one; no table keeps two parts of a tier.
+    assert [name.split("-")[0] for name in db.part_files(target, "runs")] == ["merged2"]
+    for table in db.TABLES:
+        tiers = [name.split("-")[0] if name.startswith("merged") else "run" for name in db.part_files(target, table)]
+        assert len(tiers) == len(set(tiers)), table
+    assert db.committed_run_ids(target) == set(first.slice_runs + second.slice_runs)
+    assert first.articles_new + second.articles_new == whole.articles_new
+    _assert_lands_as(target, warehouse)
+    summed, counted = _summed_votes(target)
+    assert summed == counted
+    # A refetch of everything into the compacted warehouse finds every article unchanged.
+    again = ingest(sources, target, _sample_settings(compacting, site, refetch_after_hours=0.0))
+    pages = len(load_catalog().articles)
+    assert (again.articles_new, again.articles_updated, again.articles_unchanged) == (0, 0, pages)
+
+
+def test_compacting_a_warehouse_from_the_command_line_changes_no_view(sample_run, tmp_path):
+    from test_warehouse import every_view
+
+    warehouse, _, site, sources, settings = sample_run
+    copy = tmp_path / "copy"
+    shutil.copytree(warehouse, copy)
+    ingest(sources, copy, _sample_settings(settings, site, refetch_after_hours=0.0))  # one more run at least
+    before, parts = every_view(copy), {table: db.part_files(copy, table) for table in db.TABLES}
+    assert len(parts["runs"]) >= 2
+    command = [sys.executable, "-m", "wirehouse.cli", "warehouse", "compact", "--full", "--warehouse", str(copy)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"runs: {len(parts['runs'])} parts merged, 1 left" in " ".join(done.stdout.split())
+    assert every_view(copy) == before
+    assert all(len(db.part_files(copy, table)) == min(len(parts[table]), 1) for table in db.TABLES)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "(every table is one part)" in " ".join(again.stdout.split())
 
 
 def test_a_committed_slices_results_are_forgotten_by_the_flow_run(prefect_harness):

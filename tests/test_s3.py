@@ -94,3 +94,23 @@ def test_an_uncommitted_run_is_invisible_and_removed_by_the_next_writer(s3, ware
     removed = db.remove_uncommitted_parts(remote)
     assert [str(path) for path in removed] == [f"s3://{BUCKET}/wh/parquet/articles/{orphan}.parquet"]
     assert not s3.exists(f"{BUCKET}/wh/parquet/articles/{orphan}.parquet")
+
+
+def test_compaction_on_object_storage_changes_no_view(s3, warehouses):
+    remote, _ = warehouses
+    run = db.new_run_id()  # a second committed run, so that each of these tables has two parts
+    db.write_part(remote, "articles", run, [{"article_id": "1" * 16, "canonical_url": "https://x.example/b", "text": "later"}])
+    db.write_part(remote, "runs", run, [{"run_id": run, "status": "ok"}])
+    before = _snapshot(remote)
+    # A merged part not yet moved into place (its writer died before its journal) is not read, then dropped.
+    pending = f"{BUCKET}/wh/parquet/articles/{db.COMPACTING}/merged1-{'0' * 32}.parquet"
+    s3.copy(f"{BUCKET}/wh/parquet/articles/{run}.parquet", pending)
+    assert _snapshot(remote) == before
+    assert db.compact(remote, min_parts=2) == {"runs": 2, "articles": 2}
+    assert not s3.exists(pending)
+    assert _snapshot(remote) == before
+    for table in ("runs", "articles"):
+        [merged] = db.part_files(remote, table)
+        assert merged.startswith("merged1-") and s3.exists(f"{BUCKET}/wh/parquet/{table}/{merged}")
+        assert not s3.exists(f"{BUCKET}/wh/parquet/{table}/{db.COMPACTING}/{db._JOURNAL}")
+    assert run in db.committed_run_ids(remote)

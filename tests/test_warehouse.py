@@ -326,3 +326,131 @@ def test_kept_database_is_replaced_after_its_reads_and_open_cursors_still_read(t
     assert db._DATABASES[db.database_key(warehouse)] is not first
     assert held.execute("select count(*) from articles").fetchone()[0] == 2
     held.close()
+
+
+def every_view(warehouse):
+    """Every row of every view of the catalog, its columns by name, sorted: all an analyst can see.
+
+    By name: `union_by_name` orders a view's columns as the first part listed has them.
+    """
+    with db.connect_catalog(warehouse) as con:
+        views = [name for (name,) in con.execute("select view_name from duckdb_views() where not internal order by 1").fetchall()]
+        seen = {}
+        for name in views:
+            columns = sorted(d[0] for d in con.execute(f"select * from {name} limit 0").description)
+            listed = ", ".join(f'"{column}"' for column in columns)
+            seen[name] = (columns, con.execute(f"select {listed} from {name} order by all").fetchall())
+        return seen
+
+
+def _warehouse_of_runs(warehouse) -> list[str]:
+    """Four committed runs: article versions, a copy link, enrichments with mentions and label
+    votes, and an articles part written before `authors` existed, with a column since dropped.
+    Returns the run ids, oldest first."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    db.init_warehouse(warehouse)
+    runs = [db.new_run_id()]
+    db.write_part(warehouse, "entities", runs[0], [{"entity_id": "acme", "name": "Acme", "label": "ORG", "key": "acme"}])
+    _commit(warehouse, runs[0], [_article_row("a", "Acme text"), _article_row("b", "Acme more")])
+    old = db.new_run_id()
+    columns = {"article_id": ["c"], "text": ["old layout"], "fetched_at": [NOW], "legacy_score": [0.5], "_run_id": [old], "_loaded_at": [NOW]}
+    pq.write_table(pa.table(columns), db.part_path(warehouse, "articles", old))
+    _commit(warehouse, old, [])
+    runs.append(old)
+    for enrichments in ([_enriched("a", "ORG", "ORG"), _enriched("b", "GPE")], [_enriched("a", "PRODUCT")]):
+        _land_enrichments(warehouse, *enrichments)
+        runs.append((db.committed_run_ids(warehouse) - set(runs)).pop())
+    link = runs[-1]
+    db.write_part(warehouse, "duplicate_links", link, [{"article_id": "b", "duplicate_of": "a", "duplicate_kind": "near", "similarity": 0.9}])
+    return runs
+
+
+def test_compacted_parts_show_every_view_as_the_run_parts_did(tmp_path):
+    runs = _warehouse_of_runs(tmp_path)
+    before = every_view(tmp_path)
+    assert all(before[view][1] for view in ("articles", "article_entities", "entity_labels", "duplicate_links", "stories"))
+    merged = db.compact(tmp_path, min_parts=2)
+    assert merged["articles"] == 2 and merged["runs"] == 4
+    assert every_view(tmp_path) == before
+    names = db.part_files(tmp_path, "articles")
+    assert len(names) == 1 and names[0].startswith("merged1-")
+    assert db.runs_with_parts(tmp_path, "articles") == {runs[0], runs[1]}
+    assert db.committed_run_ids(tmp_path) == set(runs)
+    assert db.parts_of_runs(tmp_path, "articles", [runs[1]]) == [str(db.table_file(tmp_path, "articles", names[0]))]
+    assert not count_label_votes(tmp_path), "the votes in a compacted part are found"
+    # Two runs after compaction enrich a and b again; then the tier-1 parts of two rounds merge.
+    _land_enrichments(tmp_path, _enriched("a", "GPE"))
+    _land_enrichments(tmp_path, _enriched("b", "ORG"))
+    after_more = every_view(tmp_path)
+    assert db.compact(tmp_path, min_parts=2)["runs"] == 2 + 2  # two run parts, then two tier-1 parts
+    assert [name[:7] for name in db.part_files(tmp_path, "runs")] == ["merged2"]
+    assert every_view(tmp_path) == after_more
+    summed, counted = _summed_votes(tmp_path)
+    assert summed == counted == [("acme", "GPE", 1), ("acme", "ORG", 1)]
+    assert db.compact(tmp_path, min_parts=2) == {}
+
+
+def test_compaction_keeps_a_column_an_older_part_has_and_the_schema_has_not(tmp_path):
+    _warehouse_of_runs(tmp_path)
+    legacy = "select article_id, legacy_score from article_versions where legacy_score is not null"
+    assert _rows(tmp_path, legacy) == [("c", 0.5)]
+    db.compact(tmp_path, min_parts=2, full=True)
+    assert _rows(tmp_path, legacy) == [("c", 0.5)]
+    assert all(len(db.part_files(tmp_path, table)) <= 1 for table in db.TABLES)
+
+
+def test_compaction_leaves_an_uncommitted_runs_part_alone(tmp_path):
+    runs = _warehouse_of_runs(tmp_path)
+    orphan = db.new_run_id()
+    db.write_part(tmp_path, "articles", orphan, [_article_row("x", "never committed")])
+    db.compact(tmp_path, min_parts=2)
+    assert f"{orphan}.parquet" in db.part_files(tmp_path, "articles")
+    assert _count(tmp_path, "select count(*) from articles where article_id = 'x'") == 0
+    assert db.runs_with_parts(tmp_path, "articles") == {runs[0], runs[1], orphan}
+
+
+class _Cut(Exception):
+    """A writer dying at a chosen step."""
+
+
+def _die(*args):
+    raise _Cut()
+
+
+@pytest.mark.parametrize("step", ["journal", "move", "removals"])
+def test_a_compaction_cut_short_is_finished_or_dropped_by_the_next_writer(tmp_path, monkeypatch, step):
+    _warehouse_of_runs(tmp_path)
+    before = every_view(tmp_path)
+    parts_before = {table: db.part_files(tmp_path, table) for table in db.TABLES}
+    real_remove = db._remove_part
+    if step == "journal":  # the merged part written, its journal not: dropped
+        monkeypatch.setattr(db, "_write_text", _die)
+    elif step == "move":  # the journal written, the merged part not moved into place: finished
+        monkeypatch.setattr(db, "_finish_compaction", _die)
+    else:  # moved into place, one replaced part removed, then death: finished
+
+        def remove_once_then_die(warehouse, table, name, removed=[]):
+            if removed:
+                raise _Cut()
+            removed.append(name)
+            real_remove(warehouse, table, name)
+
+        monkeypatch.setattr(db, "_remove_part", remove_once_then_die)
+    with pytest.raises(_Cut):
+        db.compact(tmp_path, min_parts=2)
+    monkeypatch.undo()
+    [cut] = [table for table in db.TABLES if db._part_names(tmp_path, f"{table}/{db.COMPACTING}")]
+    if step != "removals":  # nothing moved: the views read the run parts as before
+        assert every_view(tmp_path) == before
+        assert {table: db.part_files(tmp_path, table) for table in db.TABLES} == parts_before
+    with open_run(tmp_path, load_settings().warehouse):
+        pass
+    assert every_view(tmp_path) == before
+    assert not db._part_names(tmp_path, f"{cut}/{db.COMPACTING}")
+    after = db.part_files(tmp_path, cut)
+    if step == "journal":
+        assert after == parts_before[cut]
+    else:
+        assert len(after) == 1 and after[0].startswith("merged1-")

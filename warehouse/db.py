@@ -3,6 +3,7 @@
 Layout of a warehouse folder:
 
     <warehouse>/parquet/<table>/<run_id>.parquet   one immutable part per table per run
+    <warehouse>/parquet/<table>/merged<tier>-<id>.parquet   committed runs' parts compacted (`compact`)
     <warehouse>/wirehouse.duckdb                   views over the parts (no data of its own)
     <warehouse>/.lock                              held by the one run that writes
 
@@ -25,12 +26,13 @@ global concurrency limit `wirehouse-warehouse-writer` that every ingest run hold
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import threading
 import uuid
 from functools import lru_cache
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from importlib import resources
 from itertools import islice
@@ -48,6 +50,12 @@ from wirehouse.warehouse.schema import TABLES, schema_of
 CATALOG_NAME = "wirehouse.duckdb"
 EMPTY_PART = "_empty.parquet"
 _RUN_PART = re.compile(r"^(?P<run_id>[0-9a-f]{32})\.parquet$")
+# A compacted part: the rows of many committed runs (tier 1 merges run parts, tier 2 tier-1
+# parts, ...). The runs it holds are listed in its footer, under RUNS_KEY.
+_MERGED_PART = re.compile(r"^merged(?P<tier>[1-9])-[0-9a-f]{32}\.parquet$")
+RUNS_KEY = b"wirehouse.runs"
+COMPACTING = ".compacting"  # a table's sub-folder for a compaction under way: no view's glob sees into it
+_JOURNAL = "journal.json"
 
 
 class WarehouseBusy(RuntimeError):
@@ -225,7 +233,8 @@ def _part_names(warehouse: Path | str, table: str) -> list[str]:
 def _remove_part(warehouse: Path | str, table: str, name: str) -> None:
     path = table_file(warehouse, table, name)
     if isinstance(path, str):
-        _s3().rm(_s3_key(path))
+        if _s3().exists(_s3_key(path)):
+            _s3().rm(_s3_key(path))
     else:
         path.unlink(missing_ok=True)
 
@@ -393,12 +402,38 @@ def committed_run_ids(warehouse: Path) -> set[str]:
 
 
 def runs_with_parts(warehouse: Path, table: str) -> set[str]:
-    """The ids of the runs that wrote a part of `table` (committed or not)."""
-    return {match["run_id"] for name in _part_names(warehouse, table) if (match := _RUN_PART.match(name))}
+    """The ids of the runs whose rows of `table` are on disk (committed or not): in a part of
+    their own or in a compacted one."""
+    runs = set()
+    for name in _part_names(warehouse, table):
+        if match := _RUN_PART.match(name):
+            runs.add(match["run_id"])
+        elif _MERGED_PART.match(name):
+            runs.update(_merged_runs(table_file(warehouse, table, name)))
+    return runs
+
+
+def part_files(warehouse: Path, table: str) -> list[str]:
+    """The names of a table's parts that hold rows: one a run, and the compacted ones."""
+    return sorted(name for name in _part_names(warehouse, table) if _RUN_PART.match(name) or _MERGED_PART.match(name))
+
+
+def parts_of_runs(warehouse: Path, table: str, run_ids: Iterable[str]) -> list[str]:
+    """The part files that hold the rows of the given runs of `table`: their own parts, or the
+    compacted parts that took them in."""
+    wanted, files = set(run_ids), []
+    for name in sorted(_part_names(warehouse, table)):
+        match = _RUN_PART.match(name)
+        if match and match["run_id"] in wanted:
+            files.append(str(table_file(warehouse, table, name)))
+        elif _MERGED_PART.match(name) and wanted & _merged_runs(table_file(warehouse, table, name)):
+            files.append(str(table_file(warehouse, table, name)))
+    return files
 
 
 def remove_uncommitted_parts(warehouse: Path) -> list[Path]:
     """Delete parts left by runs that never committed (killed mid-load). Call under the lock."""
+    finish_compactions(warehouse)
     committed = committed_run_ids(warehouse)
     removed = []
     for table in TABLES:
@@ -409,6 +444,149 @@ def remove_uncommitted_parts(warehouse: Path) -> list[Path]:
                 _remove_part(warehouse, table, name)
                 removed.append(table_file(warehouse, table, name))
     return removed
+
+
+def compact(warehouse: Path, min_parts: int, full: bool = False) -> dict[str, int]:
+    """Merge a table's parts where they have piled up. Call under the lock.
+
+    Every view reads every part of its table at each query, so a warehouse written by thousands
+    of runs answers slower and slower. Compaction is tiered: when a table has `min_parts`
+    committed run parts, they are merged into one tier-1 part; when it has `min_parts` tier-1
+    parts, those into one tier-2 part, and so on. A row is so rewritten once a tier, and a table
+    keeps fewer than `min_parts` parts a tier. With `full`, every part of a table is merged into
+    one. Rows keep their `_run_id` and `_loaded_at`, so every view reads the same rows after.
+
+    Returns:
+        table -> the number of parts merged, for the tables compacted.
+    """
+    min_parts = max(min_parts, 2)
+    finish_compactions(warehouse)
+    committed = committed_run_ids(warehouse)
+    merged = {}
+    for table in TABLES:
+        tiers: dict[int, list[str]] = {}
+        for name in sorted(_part_names(warehouse, table)):
+            if (match := _RUN_PART.match(name)) and match["run_id"] in committed:
+                tiers.setdefault(0, []).append(name)
+            elif match := _MERGED_PART.match(name):
+                tiers.setdefault(int(match["tier"]), []).append(name)
+        if full:
+            names = [name for tier in sorted(tiers) for name in tiers[tier]]
+            if len(names) >= 2:
+                _merge_parts(warehouse, table, names, min(max(tiers) + 1, 9))
+                merged[table] = len(names)
+            continue
+        for tier in range(9):
+            names = tiers.get(tier, [])
+            if len(names) >= min_parts:
+                tiers.setdefault(tier + 1, []).append(_merge_parts(warehouse, table, names, tier + 1))
+                merged[table] = merged.get(table, 0) + len(names)
+    return merged
+
+
+def _merge_parts(warehouse: Path, table: str, names: list[str], tier: int) -> str:
+    """Write the rows of `names` as one part of the given tier, then put it in their place.
+
+    The merged part is written into the table's COMPACTING folder, then a journal naming it and
+    the parts it replaces; then it is moved into the table's folder and they are removed. A
+    compaction cut short is finished by the next writer (`finish_compactions`) if its journal
+    was written, and forgotten if not: the views never see a row twice for longer than the moves
+    take, and never miss one.
+    """
+    merged = f"merged{tier}-{uuid.uuid4().hex}.parquet"
+    with ExitStack() as stack:
+        files = [stack.enter_context(pq.ParquetFile(_open_part(stack, warehouse, table, name))) for name in names]
+        runs: set[str] = set()
+        for name, file in zip(names, files):
+            match = _RUN_PART.match(name)
+            runs.update([match["run_id"]] if match else json.loads(file.schema_arrow.metadata[RUNS_KEY]))
+        try:  # the table's schema now, and any column of an older part it no longer has (nothing is lost)
+            schema = pa.unify_schemas([schema_of(table)] + [file.schema_arrow.remove_metadata() for file in files], promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise ValueError(f"{table}: its parts disagree on a column's type, not compacted ({exc})") from None
+        schema = schema.with_metadata({RUNS_KEY: json.dumps(sorted(runs)).encode()})
+        with _part_writer(table_file(warehouse, table, f"{COMPACTING}/{merged}"), schema) as writer:
+            held, held_bytes = [], 0
+            for file in files:
+                for group in range(file.num_row_groups):  # a row group at a time: a merged part can be GBs
+                    held.append(_conform(file.read_row_group(group), schema))
+                    held_bytes += held[-1].nbytes
+                    if held_bytes >= MERGED_GROUP_BYTES:
+                        writer.write_table(pa.concat_tables(held))
+                        held, held_bytes = [], 0
+            if held:
+                writer.write_table(pa.concat_tables(held))
+    _write_text(table_file(warehouse, table, f"{COMPACTING}/{_JOURNAL}"), json.dumps({"merged": merged, "replaces": names}))
+    _finish_compaction(warehouse, table)
+    return merged
+
+
+MERGED_GROUP_BYTES = 32 << 20  # a compacted part's row groups, as Arrow (write_part's are smaller: small runs)
+
+
+def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A part's rows in the merged schema: a column the part lacks reads as null."""
+    columns = [
+        rows.column(field.name).cast(field.type) if field.name in rows.column_names else pa.nulls(rows.num_rows, field.type)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def finish_compactions(warehouse: Path) -> None:
+    """Finish the compactions a writer left with a journal; drop the unfinished ones without. Call under the lock."""
+    for table in TABLES:
+        names = _part_names(warehouse, f"{table}/{COMPACTING}")
+        if _JOURNAL in names:
+            _finish_compaction(warehouse, table)
+        else:
+            for name in names:
+                _remove_part(warehouse, f"{table}/{COMPACTING}", name)
+
+
+def _finish_compaction(warehouse: Path, table: str) -> None:
+    """Move a journaled merged part into place, remove the parts it replaces, then the journal (each step may be done again)."""
+    journal_path = table_file(warehouse, table, f"{COMPACTING}/{_JOURNAL}")
+    journal = json.loads(_read_text(journal_path))
+    pending = table_file(warehouse, table, f"{COMPACTING}/{journal['merged']}")
+    final = table_file(warehouse, table, journal["merged"])
+    if isinstance(pending, str):
+        if _s3().exists(_s3_key(pending)):
+            _s3().mv(_s3_key(pending), _s3_key(final))
+    elif pending.exists():
+        os.replace(pending, final)
+    for name in journal["replaces"]:
+        _remove_part(warehouse, table, name)
+    for name in _part_names(warehouse, f"{table}/{COMPACTING}"):
+        if name != _JOURNAL:
+            _remove_part(warehouse, f"{table}/{COMPACTING}", name)
+    _remove_part(warehouse, f"{table}/{COMPACTING}", _JOURNAL)
+
+
+def _merged_runs(path: Path | str) -> set[str]:
+    """The runs whose rows a compacted part holds (from its footer)."""
+    metadata = pq.read_schema(_s3_key(path), filesystem=_s3()) if isinstance(path, str) else pq.read_schema(path)
+    return set(json.loads(metadata.metadata[RUNS_KEY]))
+
+
+def _open_part(stack: ExitStack, warehouse: Path, table: str, name: str) -> Path | object:
+    """A part to read: its path, or on object storage a file object that `stack` closes."""
+    path = table_file(warehouse, table, name)
+    return stack.enter_context(_s3().open(_s3_key(path), "rb")) if isinstance(path, str) else path
+
+
+def _write_text(path: Path | str, text: str) -> None:
+    """Write a small file whole: renamed into place locally, one PUT on object storage."""
+    if isinstance(path, str):
+        _s3().pipe(_s3_key(path), text.encode())
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_text(path: Path | str) -> str:
+    return _s3().cat(_s3_key(path)).decode() if isinstance(path, str) else path.read_text(encoding="utf-8")
 
 
 @contextmanager

@@ -362,6 +362,46 @@ def warehouse_rebuild(warehouse: WarehouseOpt = None, config: ConfigOpt = None) 
     console.print(f"rebuilt {db.build_catalog(target)}")
 
 
+@warehouse_app.command("compact")
+def warehouse_compact(
+    full: Annotated[bool, typer.Option("--full", help="Merge each table into one part")] = False,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Merge the Parquet parts that have piled up (every query reads every part of its table).
+
+    Takes the writer lock as a run does. Analysts' queries may read a table twice over, or fail
+    on a part just removed, for the moment the merged parts are moved into place.
+    """
+    from wirehouse.warehouse import db
+
+    settings = _settings(config)
+    target = _warehouse(warehouse, settings)
+    if db.remote_url(target):
+        # No file lock spans machines: hold the ingest's Prefect slot instead (module docstring of db).
+        from prefect.concurrency.sync import concurrency
+
+        from wirehouse.flows.ingest import WRITER_LIMIT
+
+        configure_environment()
+        use_running_server()
+        holding = concurrency(WRITER_LIMIT, strict=False)
+    else:
+        holding = ExitStack()
+    try:
+        with db.writer_lock(target, settings.warehouse.lock_timeout, on_wait=say_waiting), holding:
+            db.init_warehouse(target)
+            db.remove_uncommitted_parts(target)
+            merged = db.compact(target, settings.warehouse.compact_after_parts, full)
+    except (db.WarehouseBusy, ValueError, OSError) as exc:
+        _fail(str(exc).splitlines()[0])
+    if not merged:
+        why = "every table is one part" if full else f"no table has {settings.warehouse.compact_after_parts} parts of one tier"
+        console.print(f"nothing to compact in {target} ({why})")
+    for table, parts in merged.items():
+        console.print(f"{table}: {parts} parts merged, {len(db.part_files(target, table))} left")
+
+
 @app.command()
 def server(address: Annotated[str, typer.Option(help="host:port to bind")] = DEFAULT_SERVER) -> None:
     """Start the Prefect server and UI on 127.0.0.1:4200, with the project's own PREFECT_HOME."""
