@@ -135,16 +135,16 @@ def count_label_votes(warehouse: Path) -> bool:
     return bool(rows)
 
 
-def compact_parts(warehouse: Path, settings: WarehouseSettings, full: bool = False) -> dict[str, int]:
-    """Merge the warehouse's parts where `compact_after_parts` of a tier have piled up (all of a
-    table's parts with `full`). Call under the lock.
+def compact_parts(warehouse: Path, settings: WarehouseSettings) -> dict[str, int]:
+    """Merge the warehouse's parts where `compact_after_parts` of a tier have piled up. Call under the lock.
 
     Returns:
-        table -> the number of parts merged; empty when nothing was due, or when compaction failed:
-        it is then logged and left for a later run (an unfinished one is finished or dropped then).
+        table -> the number of parts merged; empty when nothing was due, or when a table could not
+        be compacted (the others were): why is logged, and its parts are left for a later run (a
+        compaction cut short is finished or dropped then).
     """
     try:
-        return db.compact(warehouse, settings.compact_after_parts, full)
+        return db.compact(warehouse, settings.compact_after_parts)
     except (ValueError, OSError) as exc:
         log.warning("compaction of %s left for a later run: %s", warehouse, exc)
         return {}

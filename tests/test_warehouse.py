@@ -454,3 +454,27 @@ def test_a_compaction_cut_short_is_finished_or_dropped_by_the_next_writer(tmp_pa
         assert after == parts_before[cut]
     else:
         assert len(after) == 1 and after[0].startswith("merged1-")
+
+
+def test_parts_that_disagree_on_a_type_are_left_as_they_are_with_the_reason_logged(tmp_path, caplog):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wirehouse.tasks.load import compact_parts
+
+    runs = _warehouse_of_runs(tmp_path)
+    odd = db.new_run_id()  # a part whose word_count is text: no one type holds both
+    columns = {"article_id": ["d"], "word_count": ["many"], "_run_id": [odd], "_loaded_at": [NOW]}
+    pq.write_table(pa.table(columns), db.part_path(tmp_path, "articles", odd))
+    _commit(tmp_path, odd, [])
+    parts, before = db.part_files(tmp_path, "articles"), every_view(tmp_path)
+    with pytest.raises(ValueError, match="^articles: its parts disagree on a column's type, not compacted"):
+        db.compact(tmp_path, min_parts=2)
+    assert db.part_files(tmp_path, "articles") == parts
+    assert not db._part_names(tmp_path, f"articles/{db.COMPACTING}")
+    assert [name[:7] for name in db.part_files(tmp_path, "runs")] == ["merged1"], "the other tables are compacted"
+    assert every_view(tmp_path) == before
+    settings = load_settings().warehouse.model_copy(update={"compact_after_parts": 2})
+    assert compact_parts(tmp_path, settings) == {}
+    assert "left for a later run: articles: its parts disagree" in caplog.text
+    assert db.runs_with_parts(tmp_path, "articles") == {runs[0], runs[1], odd}

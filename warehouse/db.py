@@ -458,29 +458,46 @@ def compact(warehouse: Path, min_parts: int, full: bool = False) -> dict[str, in
 
     Returns:
         table -> the number of parts merged, for the tables compacted.
+
+    Raises:
+        ValueError: naming the tables left as they were (their parts disagree on a column's
+            type), once the others are compacted.
     """
     min_parts = max(min_parts, 2)
     finish_compactions(warehouse)
     committed = committed_run_ids(warehouse)
-    merged = {}
+    merged, problems = {}, []
     for table in TABLES:
-        tiers: dict[int, list[str]] = {}
-        for name in sorted(_part_names(warehouse, table)):
-            if (match := _RUN_PART.match(name)) and match["run_id"] in committed:
-                tiers.setdefault(0, []).append(name)
-            elif match := _MERGED_PART.match(name):
-                tiers.setdefault(int(match["tier"]), []).append(name)
-        if full:
-            names = [name for tier in sorted(tiers) for name in tiers[tier]]
-            if len(names) >= 2:
-                _merge_parts(warehouse, table, names, min(max(tiers) + 1, 9))
-                merged[table] = len(names)
-            continue
-        for tier in range(9):
-            names = tiers.get(tier, [])
-            if len(names) >= min_parts:
-                tiers.setdefault(tier + 1, []).append(_merge_parts(warehouse, table, names, tier + 1))
-                merged[table] = merged.get(table, 0) + len(names)
+        try:
+            if count := _compact_table(warehouse, table, committed, min_parts, full):
+                merged[table] = count
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ValueError("; ".join(problems))
+    return merged
+
+
+def _compact_table(warehouse: Path, table: str, committed: set[str], min_parts: int, full: bool) -> int:
+    """`compact` of one table: the number of parts merged."""
+    tiers: dict[int, list[str]] = {}
+    for name in sorted(_part_names(warehouse, table)):
+        if (match := _RUN_PART.match(name)) and match["run_id"] in committed:
+            tiers.setdefault(0, []).append(name)
+        elif match := _MERGED_PART.match(name):
+            tiers.setdefault(int(match["tier"]), []).append(name)
+    if full:
+        names = [name for tier in sorted(tiers) for name in tiers[tier]]
+        if len(names) < 2:
+            return 0
+        _merge_parts(warehouse, table, names, min(max(tiers) + 1, 9))
+        return len(names)
+    merged = 0
+    for tier in range(9):
+        names = tiers.get(tier, [])
+        if len(names) >= min_parts:
+            tiers.setdefault(tier + 1, []).append(_merge_parts(warehouse, table, names, tier + 1))
+            merged += len(names)
     return merged
 
 
