@@ -459,8 +459,10 @@ def report_ratio(rates: dict[str, float], spacy_after: list[float], flow_rates: 
     slowest = min(rates, key=rates.get)
     readings = [rates[slowest], *spacy_after]
     for number, (pages, rate) in enumerate(flow_rates):
-        baseline = (readings[number] + readings[number + 1]) / 2 if slowest == SPACY else rates[slowest]
-        around = f", mean of {readings[number]:.1f} before and {readings[number + 1]:.1f} after it" if slowest == SPACY else ""
+        baseline, around = rates[slowest], ""
+        if spacy_after:  # read only when spaCy is the slowest stage
+            before, after = readings[number], readings[number + 1]
+            baseline, around = (before + after) / 2, f", mean of {before:.1f} before and {after:.1f} after it"
         print(f"ratio whole flow / slowest stage alone ({slowest}, {baseline:.1f} pages/s{around}) at {pages} pages: "
               f"{rate / baseline:.3f} (target >= 0.8 at 10k pages)")
 

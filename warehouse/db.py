@@ -210,15 +210,13 @@ def init_warehouse(warehouse: Path) -> None:
 
 
 def _has_schema(path: Path | str, schema: pa.Schema) -> bool:
-    if isinstance(path, str):
-        if not _s3().exists(_s3_key(path)):
-            return False
-        stored = pq.read_schema(_s3_key(path), filesystem=_s3())
-    else:
-        if not path.exists():
-            return False
-        stored = pq.read_schema(path)
-    return stored.equals(schema, check_metadata=False)
+    exists = _s3().exists(_s3_key(path)) if isinstance(path, str) else path.exists()
+    return exists and _read_schema(path).equals(schema, check_metadata=False)
+
+
+def _read_schema(path: Path | str) -> pa.Schema:
+    """A part's schema, with its footer's metadata, from its footer alone."""
+    return pq.read_schema(_s3_key(path), filesystem=_s3()) if isinstance(path, str) else pq.read_schema(path)
 
 
 def _part_names(warehouse: Path | str, table: str) -> list[str]:
@@ -233,8 +231,7 @@ def _part_names(warehouse: Path | str, table: str) -> list[str]:
 def _remove_part(warehouse: Path | str, table: str, name: str) -> None:
     path = table_file(warehouse, table, name)
     if isinstance(path, str):
-        if _s3().exists(_s3_key(path)):
-            _s3().rm(_s3_key(path))
+        _s3().rm(_s3_key(path))  # S3's delete of a missing key succeeds: a compaction may be finished again
     else:
         path.unlink(missing_ok=True)
 
@@ -516,7 +513,7 @@ def _merge_parts(warehouse: Path, table: str, names: list[str], tier: int) -> st
         runs: set[str] = set()
         for name, file in zip(names, files):
             match = _RUN_PART.match(name)
-            runs.update([match["run_id"]] if match else json.loads(file.schema_arrow.metadata[RUNS_KEY]))
+            runs.update([match["run_id"]] if match else _listed_runs(file.schema_arrow))
         try:  # the table's schema now, and any column of an older part it no longer has (nothing is lost)
             schema = pa.unify_schemas([schema_of(table)] + [file.schema_arrow.remove_metadata() for file in files], promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -582,8 +579,11 @@ def _finish_compaction(warehouse: Path, table: str) -> None:
 
 def _merged_runs(path: Path | str) -> set[str]:
     """The runs whose rows a compacted part holds (from its footer)."""
-    metadata = pq.read_schema(_s3_key(path), filesystem=_s3()) if isinstance(path, str) else pq.read_schema(path)
-    return set(json.loads(metadata.metadata[RUNS_KEY]))
+    return _listed_runs(_read_schema(path))
+
+
+def _listed_runs(schema: pa.Schema) -> set[str]:
+    return set(json.loads(schema.metadata[RUNS_KEY]))
 
 
 def _open_part(stack: ExitStack, warehouse: Path, table: str, name: str) -> Path | object:

@@ -373,6 +373,7 @@ def warehouse_compact(
     Takes the writer lock as a run does. Analysts' queries may read a table twice over, or fail
     on a part just removed, for the moment the merged parts are moved into place.
     """
+    from wirehouse.tasks.load import open_run
     from wirehouse.warehouse import db
 
     settings = _settings(config)
@@ -389,9 +390,8 @@ def warehouse_compact(
     else:
         holding = ExitStack()
     try:
-        with db.writer_lock(target, settings.warehouse.lock_timeout, on_wait=say_waiting), holding:
-            db.init_warehouse(target)
-            db.remove_uncommitted_parts(target)
+        # As a run opens: the lock, then what a writer cut short is finished or removed.
+        with open_run(target, settings.warehouse, say_waiting), holding:
             merged = db.compact(target, settings.warehouse.compact_after_parts, full)
     except (db.WarehouseBusy, ValueError, OSError) as exc:
         _fail(str(exc).splitlines()[0])
